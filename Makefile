@@ -1,0 +1,46 @@
+# geobot: `make demo` and `make test` set up what they need in .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+DEMO_DIR := .demo-data
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: demo test lint format bench bench-quick install clean
+
+install: $(STAMP)
+
+# torch first and pinned: here 2.13.0 is a local CPU build; an unpinned torch pulled in by
+# sentence-transformers would be a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf $(DEMO_DIR)
+	$(VENV)/bin/geobot --data-dir $(DEMO_DIR) ingest seeds/
+	$(VENV)/bin/geobot --data-dir $(DEMO_DIR) sources
+	$(VENV)/bin/geobot --data-dir $(DEMO_DIR) search "What did Biden and Kishida agree on?" -k 3
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy index bot bench tests
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+	$(PY) bench/search.py
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,130 @@
+"""Reading RealTimeQA weekly files: questions, gold answers and the articles searched for them.
+
+The scoring rules follow the dataset's README in this project's shared data: the corpus is
+every article of every `search_result`, de-duplicated by URL; a question's gold answers
+are ``choices[int(i)]`` for each ``i`` in ``answer``; a text contains an answer when the
+normalised answer (lower-case, whitespace runs collapsed) is a substring of the normalised
+text; a question is answerable when at least one corpus article contains its answer.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from index.errors import BadInputError
+from index.models import ParsedArticle
+
+__all__ = [
+    "Dataset",
+    "Question",
+    "contains_answer",
+    "load_dataset",
+    "normalise",
+]
+
+_SPACE = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    return _SPACE.sub(" ", text.lower())
+
+
+def contains_answer(text: str, answers: Iterable[str]) -> bool:
+    normalised = normalise(text)
+    return any(normalise(answer) in normalised for answer in answers)
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    asked_on: date
+    sentence: str
+    answers: tuple[str, ...]
+    source: str
+
+
+@dataclass(frozen=True)
+class Dataset:
+    questions: tuple[Question, ...]
+    articles: tuple[ParsedArticle, ...]
+    files: tuple[Path, ...]
+
+
+def _parse_day(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y/%m/%d")
+    except ValueError:
+        return None
+
+
+def load_dataset(path: Path) -> Dataset:
+    """Questions from ``*_qa.jsonl`` and the corpus from ``*_gcs.jsonl`` under `path`.
+
+    `path` may be a folder of weekly files or one ``*_qa.jsonl`` file (its ``_gcs`` twin is
+    read beside it).
+    """
+    if path.is_dir():
+        qa_files = sorted(path.glob("*_qa.jsonl"))
+    elif path.name.endswith("_qa.jsonl"):
+        qa_files = [path]
+    else:
+        raise BadInputError(str(path), "expected a folder of RealTimeQA files or a *_qa.jsonl")
+    if not qa_files:
+        raise BadInputError(str(path), "no *_qa.jsonl files found")
+    questions: list[Question] = []
+    articles: dict[str, ParsedArticle] = {}
+    files: list[Path] = []
+    for qa_file in qa_files:
+        gcs_file = qa_file.with_name(qa_file.name.replace("_qa.jsonl", "_gcs.jsonl"))
+        files.extend([qa_file, gcs_file])
+        for line in qa_file.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            choices = record["choices"]
+            answers = tuple(choices[int(i)] for i in record["answer"])
+            asked = _parse_day(record["question_date"])
+            questions.append(
+                Question(
+                    id=str(record["question_id"]),
+                    asked_on=(asked or datetime.now()).date(),
+                    sentence=str(record["question_sentence"]),
+                    answers=answers,
+                    source=str(record.get("question_source", "")),
+                )
+            )
+        if not gcs_file.exists():
+            raise BadInputError(str(gcs_file), "search results file missing")
+        for line_number, line in enumerate(
+            gcs_file.read_text(encoding="utf-8").splitlines(), start=1
+        ):
+            if not line.strip():
+                continue
+            for result in json.loads(line).get("search_result", []):
+                url = result.get("url")
+                text = result.get("text") or ""
+                if not url or url in articles or not text.strip():
+                    continue
+                articles[url] = ParsedArticle(
+                    title=(result.get("title") or "").strip() or text.strip()[:100],
+                    text=_tidy(text),
+                    source=f"{gcs_file}:{line_number}",
+                    url=url,
+                    published=_parse_day(result.get("publish_date") or ""),
+                    author=(result.get("authors") or None),
+                )
+    return Dataset(tuple(questions), tuple(articles.values()), tuple(files))
+
+
+def _tidy(text: str) -> str:
+    """Paragraphs on one line each, separated by a blank line, as the parsers store text."""
+    paragraphs = (_SPACE.sub(" ", p).strip() for p in re.split(r"\n\s*\n|\n", text))
+    return "\n\n".join(p for p in paragraphs if p)

@@ -1,0 +1,237 @@
+"""The FAISS vector index: passage ids to unit vectors, searched by inner product.
+
+SQLite holds every vector and is the source of truth; this index is a fast copy of them
+that can always be rebuilt. The file on disk carries the store generation it reflects, so
+the knowledge base can tell a stale or foreign file from a current one. Which FAISS index
+is built comes from a factory string in the configuration:
+
+- ``Flat`` (default): exact search. Best up to a few hundred thousand passages.
+- ``HNSW32``: a graph index; much faster on millions of passages, approximate, more
+  memory, and it cannot delete, so removals rebuild it.
+- ``IVF1024,Flat`` (or ``IVF4096,PQ32`` to save memory): clusters trained on the
+  vectors; needs ~40 vectors per cluster to train, approximate, tuned by ``ivf_nprobe``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+import numpy.typing as npt
+
+from index.errors import StoreError
+
+__all__ = ["VectorIndex"]
+
+log = logging.getLogger(__name__)
+
+Ids = npt.NDArray[np.int64]
+Vectors = npt.NDArray[np.float32]
+
+_FORMAT = 1
+
+
+class VectorIndex:
+    """A FAISS index of passage vectors keyed by passage id."""
+
+    def __init__(
+        self,
+        dimension: int,
+        factory: str = "Flat",
+        *,
+        hnsw_ef_search: int = 128,
+        ivf_nprobe: int = 16,
+        index: faiss.Index | None = None,
+    ) -> None:
+        self.dimension = dimension
+        self.factory = factory
+        self._hnsw_ef_search = hnsw_ef_search
+        self._ivf_nprobe = ivf_nprobe
+        self._index = index if index is not None else self._new_index(factory)
+
+    # -- building ---------------------------------------------------------------------
+
+    def _new_index(self, factory: str) -> faiss.Index:
+        try:
+            inner = faiss.index_factory(self.dimension, factory, faiss.METRIC_INNER_PRODUCT)
+        except RuntimeError as exc:
+            raise StoreError(f"invalid FAISS factory string {factory!r}: {exc}") from None
+        return faiss.IndexIDMap2(inner)
+
+    @classmethod
+    def build(
+        cls,
+        dimension: int,
+        factory: str,
+        ids: Ids,
+        vectors: Vectors,
+        *,
+        hnsw_ef_search: int = 128,
+        ivf_nprobe: int = 16,
+    ) -> VectorIndex:
+        """A new index holding `vectors`, trained on them when the factory needs it."""
+        index = cls(dimension, factory, hnsw_ef_search=hnsw_ef_search, ivf_nprobe=ivf_nprobe)
+        if not index._index.is_trained:
+            try:
+                index._index.train(vectors)
+            except RuntimeError as exc:
+                # Too few vectors to train clusters: exact search is right at that size.
+                log.warning(
+                    "cannot train FAISS index %r on %d vectors (%s); using exact search",
+                    factory,
+                    len(vectors),
+                    str(exc).splitlines()[0],
+                )
+                index = cls(dimension, "Flat")
+        index.add(ids, vectors)
+        return index
+
+    @property
+    def needs_rebuild_to_add(self) -> bool:
+        return not self._index.is_trained
+
+    @property
+    def supports_removal(self) -> bool:
+        return "HNSW" not in self.factory.upper()
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def add(self, ids: Ids, vectors: Vectors) -> None:
+        if len(ids) == 0:
+            return
+        if vectors.shape != (len(ids), self.dimension):
+            raise StoreError(
+                f"vector shape {vectors.shape} does not match {len(ids)} ids "
+                f"of dimension {self.dimension}"
+            )
+        self._index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(ids, dtype=np.int64)
+        )
+
+    def remove(self, ids: Sequence[int] | Ids) -> int:
+        if len(ids) == 0:
+            return 0
+        return int(self._index.remove_ids(np.asarray(ids, dtype=np.int64)))
+
+    # -- searching --------------------------------------------------------------------
+
+    def search(
+        self, query: Vectors, k: int, *, allowed: Ids | None = None
+    ) -> list[tuple[int, float]]:
+        """The `k` nearest passage ids with their inner products, best first.
+
+        With `allowed`, only those ids are candidates. The selector is applied inside the
+        search (not by filtering afterwards), so k results come back when k exist.
+        """
+        if k <= 0 or len(self) == 0:
+            return []
+        if allowed is not None and len(allowed) == 0:
+            return []
+        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        k = min(k, len(self) if allowed is None else min(len(allowed), len(self)))
+        params = self._search_params(allowed)
+        scores, ids = self._index.search(query, k, params=params)
+        results = [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        if allowed is not None and len(results) < k and len(allowed) <= 50_000:
+            # Approximate indexes can miss some of a small allowed set: score them exactly.
+            results = self._exact(query, k, allowed)
+        return results
+
+    def _search_params(self, allowed: Ids | None) -> faiss.SearchParameters | None:
+        selector = (
+            faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+            if allowed is not None
+            else None
+        )
+        inner = faiss.downcast_index(self._index.index)
+        params: faiss.SearchParameters
+        if isinstance(inner, faiss.IndexHNSW):
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = self._hnsw_ef_search
+        elif isinstance(inner, faiss.IndexIVF):
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self._ivf_nprobe
+        elif selector is None:
+            return None
+        else:
+            params = faiss.SearchParameters()
+        if selector is not None:
+            params.sel = selector
+            # FAISS keeps only a raw pointer: keep the selector alive with the params.
+            params._geobot_selector = selector
+        return params
+
+    def _exact(self, query: Vectors, k: int, allowed: Ids) -> list[tuple[int, float]]:
+        present = [int(i) for i in allowed if self._contains(int(i))]
+        if not present:
+            return []
+        vectors = np.vstack([self._index.reconstruct(i) for i in present])
+        scores = vectors @ query[0]
+        order = np.argsort(-scores)[:k]
+        return [(present[i], float(scores[i])) for i in order]
+
+    def _contains(self, passage_id: int) -> bool:
+        try:
+            self._index.reconstruct(passage_id)
+        except RuntimeError:
+            return False
+        return True
+
+    # -- persistence ------------------------------------------------------------------
+
+    def save(self, path: Path, *, generation: str, model_id: str) -> None:
+        """Write the index and its sidecar atomically: a reader sees the old or the new."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": _FORMAT,
+            "generation": generation,
+            "model": model_id,
+            "dimension": self.dimension,
+            "factory": self.factory,
+            "count": len(self),
+        }
+        # The generation goes inside the same file as the vectors (a header line before
+        # FAISS's bytes), so the two can never be renamed into place separately.
+        data = faiss.serialize_index(self._index)
+        header = (json.dumps(meta) + "\n").encode()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(header)
+                handle.write(data.tobytes())
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(
+        cls, path: Path, *, hnsw_ef_search: int = 128, ivf_nprobe: int = 16
+    ) -> tuple[VectorIndex, dict[str, object]]:
+        """The index in `path` and its header; StoreError when it is unreadable."""
+        try:
+            with path.open("rb") as handle:
+                header = json.loads(handle.readline())
+                body = np.frombuffer(handle.read(), dtype=np.uint8)
+            if header.get("format") != _FORMAT:
+                raise ValueError(f"unknown format {header.get('format')!r}")
+            index = faiss.deserialize_index(body)
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise StoreError(f"cannot read vector index {path}: {exc}") from None
+        vector_index = cls(
+            int(header["dimension"]),
+            str(header["factory"]),
+            hnsw_ef_search=hnsw_ef_search,
+            ivf_nprobe=ivf_nprobe,
+            index=index,
+        )
+        return vector_index, header

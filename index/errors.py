@@ -1,0 +1,78 @@
+"""The exceptions geobot raises, in one tree.
+
+Every error a user can cause or meet derives from :class:`GeobotError`, so a front end
+(the CLI, the Discord bot) can catch that one class and show its message as one clear
+line. Anything else that escapes is a bug.
+
+    GeobotError
+    ├── ConfigError            the configuration file or an environment override is invalid
+    ├── BadInputError          one input file or record cannot be ingested (others still are)
+    ├── EmbeddingError         the embedding model cannot be loaded or used
+    ├── StoreError             the knowledge base on disk cannot be opened or written
+    │   └── ModelMismatchError the store was built with another model: run `geobot reindex`
+    ├── NotFoundError          an article id or other named thing does not exist
+    └── QueryError             a search query that cannot be searched (empty, say)
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BadInputError",
+    "ConfigError",
+    "EmbeddingError",
+    "GeobotError",
+    "ModelMismatchError",
+    "NotFoundError",
+    "QueryError",
+    "StoreError",
+]
+
+
+class GeobotError(Exception):
+    """Base class of every error geobot reports to a user."""
+
+
+class ConfigError(GeobotError):
+    """The configuration (file or `GEOBOT_...` environment variable) is invalid."""
+
+
+class BadInputError(GeobotError):
+    """One input (a file, or one record of a JSON Lines file) cannot be ingested.
+
+    `source` names the file (and record) and `reason` says why, so the message reads as one
+    line: ``notes.bin: binary file (NUL bytes), not text``.
+    """
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
+
+
+class EmbeddingError(GeobotError):
+    """The embedding model cannot be loaded, or failed while encoding."""
+
+
+class StoreError(GeobotError):
+    """The knowledge base on disk cannot be opened, read or written."""
+
+
+class ModelMismatchError(StoreError):
+    """The store's vectors were made by another model than the one configured."""
+
+    def __init__(self, stored: str, stored_dim: int, configured: str, configured_dim: int) -> None:
+        super().__init__(
+            f"this knowledge base was built with model {stored!r} ({stored_dim} dimensions) "
+            f"but the configured model is {configured!r} ({configured_dim} dimensions); "
+            "run `geobot reindex` to re-embed every passage with the configured model"
+        )
+        self.stored = stored
+        self.configured = configured
+
+
+class NotFoundError(GeobotError):
+    """An article id (or another named thing) does not exist in the knowledge base."""
+
+
+class QueryError(GeobotError):
+    """A query that cannot be searched: empty, or nothing but punctuation."""

@@ -1,0 +1,533 @@
+"""SQLite storage: articles, passages, their vectors and the FTS5 keyword index.
+
+This database is the source of truth; the FAISS file beside it is a cache of the vectors
+stored here. Every write transaction stamps a new random `generation` in `meta`; the
+vector index records the generation it was built from, so a mismatch (a crash between the
+two writes, a file copied from elsewhere) is detected when the store is opened.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from index.errors import StoreError
+from index.models import Article, Passage, Span
+
+__all__ = ["ArticleFilter", "NewPassage", "SQLiteStore", "fts_query"]
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL UNIQUE,
+    url TEXT,
+    title TEXT NOT NULL,
+    outlet TEXT,
+    country TEXT,
+    language TEXT,
+    author TEXT,
+    published TEXT,
+    text TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    source TEXT NOT NULL,
+    added_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    sentences TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+# Words too common to help a keyword search; dropping them also keeps FTS5 from walking
+# posting lists that cover most of the collection.
+_STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each
+    few for from further had has have having he her here hers herself him himself his how
+    i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves s t don""".split()
+)
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 MATCH expression for free text typed by a user, or None if it has no words.
+
+    Every term is double-quoted, so punctuation and FTS5 syntax in the input (quotes,
+    `*`, `-`, `:`, `^`, NEAR, AND/OR/NOT) are searched as plain words and never raise.
+    Terms are OR-ed: bm25 ranks passages holding more (and rarer) terms higher.
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    content = [w for w in words if w not in _STOPWORDS]
+    terms = list(dict.fromkeys(content or words))[:64]
+    if not terms:
+        return None
+    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Restricts a search to articles published in [since, until] and/or from one outlet."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    outlet: str | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.since is not None or self.until is not None or self.outlet is not None
+
+    def sql(self, alias: str = "a") -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.since is not None:
+            clauses.append(f"{alias}.published >= ?")
+            params.append(self.since.isoformat(sep=" "))
+        if self.until is not None:
+            clauses.append(f"{alias}.published <= ?")
+            params.append(self.until.isoformat(sep=" "))
+        if self.outlet is not None:
+            clauses.append(f"{alias}.outlet = ? COLLATE NOCASE")
+            params.append(self.outlet)
+        return (" AND ".join(clauses) or "1"), params
+
+
+@dataclass(frozen=True)
+class NewPassage:
+    """A passage about to be written, with its vector."""
+
+    ordinal: int
+    start: int
+    end: int
+    sentences: tuple[Span, ...]
+    vector: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    """What the ingest path needs to know about an article already stored."""
+
+    id: int
+    content_hash: str
+    metadata_hash: str
+
+
+def _now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+def _parse_dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class SQLiteStore:
+    """One SQLite file in WAL mode: a writer connection and one reader per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        self._readers_lock = threading.Lock()
+        self._readers: list[sqlite3.Connection] = []
+        try:
+            self._writer = self._connect()
+            self._writer.executescript(_SCHEMA)
+            self._init_meta()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open knowledge base {path}: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        with self._readers_lock:
+            for conn in self._readers:
+                conn.close()
+            self._readers.clear()
+        self._writer.close()
+
+    def _init_meta(self) -> None:
+        row = self._writer.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+        if row is None:
+            self._writer.execute("BEGIN IMMEDIATE")
+            self._writer.executemany(
+                "INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
+                [("schema_version", str(SCHEMA_VERSION)), ("generation", uuid.uuid4().hex)],
+            )
+            self._writer.execute("COMMIT")
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {row[0]}, this geobot reads {SCHEMA_VERSION}"
+            )
+
+    # -- meta -------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Set one meta value; inside `transaction()` it commits with the rest."""
+        self._writer.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+            (key, value),
+        )
+
+    @property
+    def generation(self) -> str:
+        return self.get_meta("generation") or ""
+
+    # -- writing ----------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[str]:
+        """A write transaction that stamps a new generation, which it yields.
+
+        The caller may write the vector index (tagged with that generation) inside the
+        block: the commit happens after, so a crash in between leaves the file's generation
+        unknown to SQLite, and the next open rebuilds the index.
+        """
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                generation = uuid.uuid4().hex
+                self.set_meta("generation", generation)
+                yield generation
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self.commit()
+
+    def commit(self) -> None:
+        # A method of its own so that tests can simulate a crash right before it.
+        self._writer.execute("COMMIT")
+
+    def find_article(self, key: str) -> ArticleRow | None:
+        row = self._writer.execute(
+            "SELECT id, content_hash FROM articles WHERE key=?", (key,)
+        ).fetchone()
+        if row is None:
+            return None
+        content_hash, _, metadata_hash = str(row[1]).partition("/")
+        return ArticleRow(int(row[0]), content_hash, metadata_hash)
+
+    def upsert_article(
+        self,
+        *,
+        existing_id: int | None,
+        key: str,
+        title: str,
+        text: str,
+        url: str | None,
+        outlet: str | None,
+        published: datetime | None,
+        country: str | None,
+        language: str | None,
+        author: str | None,
+        source: str,
+        content_hash: str,
+        metadata_hash: str,
+    ) -> int:
+        values = (
+            url,
+            title,
+            outlet,
+            country,
+            language,
+            author,
+            published.isoformat(sep=" ") if published else None,
+            text,
+            f"{content_hash}/{metadata_hash}",
+            source,
+        )
+        now = _now()
+        if existing_id is None:
+            cursor = self._writer.execute(
+                "INSERT INTO articles(url, title, outlet, country, language, author, published,"
+                " text, content_hash, source, key, added_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, key, now, now),
+            )
+            return int(cursor.lastrowid or 0)
+        self._writer.execute(
+            "UPDATE articles SET url=?, title=?, outlet=?, country=?, language=?, author=?,"
+            " published=?, text=?, content_hash=?, source=?, updated_at=? WHERE id=?",
+            (*values, now, existing_id),
+        )
+        self._writer.execute(
+            "UPDATE passages_fts SET title=? WHERE rowid IN "
+            "(SELECT id FROM passages WHERE article_id=?)",
+            (title, existing_id),
+        )
+        return existing_id
+
+    def passage_ids(self, article_id: int) -> list[int]:
+        rows = self._writer.execute(
+            "SELECT id FROM passages WHERE article_id=? ORDER BY ordinal", (article_id,)
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def delete_passages(self, article_id: int) -> list[int]:
+        ids = self.passage_ids(article_id)
+        if ids:
+            self._writer.executemany("DELETE FROM passages_fts WHERE rowid=?", [(i,) for i in ids])
+            self._writer.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
+        return ids
+
+    def insert_passages(
+        self, article_id: int, title: str, text: str, passages: Sequence[NewPassage]
+    ) -> list[int]:
+        ids: list[int] = []
+        for passage in passages:
+            cursor = self._writer.execute(
+                "INSERT INTO passages(article_id, ordinal, start, end, sentences, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    article_id,
+                    passage.ordinal,
+                    passage.start,
+                    passage.end,
+                    json.dumps([[s.start, s.end] for s in passage.sentences]),
+                    np.ascontiguousarray(passage.vector, dtype=np.float32).tobytes(),
+                ),
+            )
+            passage_id = int(cursor.lastrowid or 0)
+            ids.append(passage_id)
+            self._writer.execute(
+                "INSERT INTO passages_fts(rowid, title, body) VALUES (?, ?, ?)",
+                (passage_id, title, text[passage.start : passage.end]),
+            )
+        return ids
+
+    def delete_article(self, article_id: int) -> list[int]:
+        ids = self.delete_passages(article_id)
+        self._writer.execute("DELETE FROM articles WHERE id=?", (article_id,))
+        return ids
+
+    def replace_vectors(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        self._writer.executemany("UPDATE passages SET vector=? WHERE id=?", rows)
+
+    # -- reading ----------------------------------------------------------------------
+
+    def article_count(self) -> int:
+        return int(self._reader().execute("SELECT count(*) FROM articles").fetchone()[0])
+
+    def passage_count(self) -> int:
+        return int(self._reader().execute("SELECT count(*) FROM passages").fetchone()[0])
+
+    def iter_vectors(
+        self, batch: int = 8192, *, in_transaction: bool = False
+    ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
+        """All stored (ids, vectors), in id order, a batch at a time.
+
+        `in_transaction` reads through the writer, so rows not yet committed are seen.
+        """
+        last = -1
+        conn = self._writer if in_transaction else self._reader()
+        while True:
+            rows = conn.execute(
+                "SELECT id, vector FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            yield ids, vectors.reshape(len(rows), -1)
+            last = int(ids[-1])
+
+    def iter_passage_texts(self, batch: int = 2048) -> Iterator[list[tuple[int, str, str]]]:
+        """(passage id, article title, passage text) for every passage, a batch at a time."""
+        last = -1
+        conn = self._reader()
+        while True:
+            rows = conn.execute(
+                "SELECT p.id, a.title, substr(a.text, p.start + 1, p.end - p.start)"
+                " FROM passages p JOIN articles a ON a.id = p.article_id"
+                " WHERE p.id > ? ORDER BY p.id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+            last = int(rows[-1][0])
+
+    def filtered_passage_ids(self, where: ArticleFilter) -> npt.NDArray[np.int64]:
+        clause, params = where.sql()
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {clause}",
+                params,
+            )
+            .fetchall()
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def keyword_search(
+        self, match: str, k: int, where: ArticleFilter, *, title_weight: float = 0.5
+    ) -> list[tuple[int, float]]:
+        """(passage id, bm25 score: higher is better) for an FTS5 `match` expression."""
+        clause, params = where.sql()
+        join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id"
+        sql = (
+            f"SELECT f.rowid, bm25(passages_fts, {float(title_weight)}, 1.0) AS rank"
+            f" FROM passages_fts f{join if where.active else ''}"
+            f" WHERE passages_fts MATCH ?{' AND ' + clause if where.active else ''}"
+            " ORDER BY rank LIMIT ?"
+        )
+        try:
+            rows = self._reader().execute(sql, [match, *params, k]).fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"keyword search failed: {exc}") from None
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT p.id, p.article_id, p.ordinal, p.start, p.end, p.sentences,"
+                " substr(a.text, p.start + 1, p.end - p.start)"
+                f" FROM passages p JOIN articles a ON a.id = p.article_id WHERE p.id IN ({marks})",
+                list(ids),
+            )
+            .fetchall()
+        )
+        return {
+            int(r[0]): Passage(
+                id=int(r[0]),
+                article_id=int(r[1]),
+                ordinal=int(r[2]),
+                start=int(r[3]),
+                end=int(r[4]),
+                text=str(r[6]),
+                sentences=tuple(Span(int(a), int(b)) for a, b in json.loads(r[5])),
+            )
+            for r in rows
+        }
+
+    def passages_of(self, article_id: int) -> list[Passage]:
+        found = self.passages(self._passage_ids_read(article_id))
+        return sorted(found.values(), key=lambda p: p.ordinal)
+
+    def _passage_ids_read(self, article_id: int) -> list[int]:
+        rows = (
+            self._reader()
+            .execute("SELECT id FROM passages WHERE article_id=?", (article_id,))
+            .fetchall()
+        )
+        return [int(r[0]) for r in rows]
+
+    _ARTICLE_COLUMNS = (
+        "a.id, a.key, a.title, a.text, a.url, a.outlet, a.published, a.country, a.language,"
+        " a.author, a.source, (SELECT count(*) FROM passages p WHERE p.article_id = a.id)"
+    )
+
+    @staticmethod
+    def _article(row: Sequence[object]) -> Article:
+        return Article(
+            id=int(str(row[0])),
+            key=str(row[1]),
+            title=str(row[2]),
+            text=str(row[3]),
+            url=row[4] if isinstance(row[4], str) else None,
+            outlet=row[5] if isinstance(row[5], str) else None,
+            published=_parse_dt(row[6] if isinstance(row[6], str) else None),
+            country=row[7] if isinstance(row[7], str) else None,
+            language=row[8] if isinstance(row[8], str) else None,
+            author=row[9] if isinstance(row[9], str) else None,
+            source=str(row[10]),
+            passage_count=int(str(row[11])),
+        )
+
+    def articles(self, ids: Sequence[int]) -> dict[int, Article]:
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ({marks})",
+                list(ids),
+            )
+            .fetchall()
+        )
+        return {int(r[0]): self._article(r) for r in rows}
+
+    def list_articles(self, *, limit: int | None = None, offset: int = 0) -> list[Article]:
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles a"
+                " ORDER BY a.published IS NULL, a.published DESC, a.id LIMIT ? OFFSET ?",
+                (-1 if limit is None else limit, offset),
+            )
+            .fetchall()
+        )
+        return [self._article(r) for r in rows]
+
+    def date_span(self) -> tuple[datetime | None, datetime | None]:
+        row = (
+            self._reader()
+            .execute("SELECT min(published), max(published) FROM articles")
+            .fetchone()
+        )
+        return _parse_dt(row[0]), _parse_dt(row[1])
+
+    def outlet_counts(self) -> list[tuple[str, int]]:
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT coalesce(outlet, '(unknown)'), count(*) FROM articles"
+                " GROUP BY 1 ORDER BY 2 DESC, 1"
+            )
+            .fetchall()
+        )
+        return [(str(r[0]), int(r[1])) for r in rows]

@@ -1,0 +1,65 @@
+"""Every test gets a temporary home and data folder, no GEOBOT_* leaking in from the
+environment, and fake collaborators unless it asks for the real model."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from fakes import HashingEmbedder  # noqa: E402
+
+from index import Config, KnowledgeBase  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "seeds" / "000_f5aa29004a3adc0e.txt"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    for name in list(os.environ):
+        if name.startswith("GEOBOT_") or name == "DISCORD_TOKEN":
+            monkeypatch.delenv(name)
+    return home
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def config(data_dir: Path) -> Config:
+    return Config(data_dir=data_dir)
+
+
+@pytest.fixture
+def fake_embedder() -> HashingEmbedder:
+    return HashingEmbedder()
+
+
+@pytest.fixture
+def kb(config: Config, fake_embedder: HashingEmbedder) -> Iterator[KnowledgeBase]:
+    knowledge_base = KnowledgeBase.open(config, fake_embedder)
+    yield knowledge_base
+    knowledge_base.close()
+
+
+@pytest.fixture(scope="session")
+def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
+    """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
+    from index.config import EmbeddingConfig
+    from index.embedding import SentenceTransformerEmbedder
+
+    cache = tmp_path_factory.mktemp("models")
+    return SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=cache)

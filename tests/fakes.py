@@ -1,0 +1,75 @@
+"""Fake collaborators for fast unit tests: deterministic, dependency-free, honest.
+
+`HashingEmbedder` behaves like a real embedder where the knowledge base can tell: unit
+vectors, a token window, token counts and spans that agree with each other. Similar texts
+(sharing words) get similar vectors, so searches rank sensibly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+class HashingEmbedder:
+    """Bag of hashed words -> a unit vector. Tokens are words and punctuation marks."""
+
+    def __init__(self, dimension: int = 64, max_tokens: int = 64, model_id: str = "fake-hash") -> None:
+        self._dimension = dimension
+        self._max_tokens = max_tokens
+        self._model_id = model_id
+        self.documents_embedded = 0
+        self.queries_embedded = 0
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    @property
+    def special_tokens(self) -> int:
+        return 2
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(_TOKEN.findall(t)) for t in texts]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self._dimension, dtype=np.float32)
+        for word in re.findall(r"\w+", text.lower()):
+            digest = hashlib.blake2b(word.encode(), digest_size=8).digest()
+            bucket = int.from_bytes(digest[:4], "little") % self._dimension
+            vector[bucket] += 1.0 if digest[4] & 1 else -1.0
+        norm = float(np.linalg.norm(vector))
+        if norm == 0.0:
+            vector[0] = 1.0
+            return vector
+        return vector / norm
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            self.documents_embedded += len(texts)
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        return np.vstack([self._vector(t) for t in texts]).astype(np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            self.queries_embedded += 1
+        return self._vector(text)
