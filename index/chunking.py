@@ -44,8 +44,8 @@ def chunk_sentences(
 ) -> list[Chunk]:
     """Group `sentences` of `text` into chunks of at most `budget` word pieces.
 
-    A chunk is closed once it holds `target` word pieces or the next sentence would not
-    fit. `budget` is what is left of the model window after special tokens and any title.
+    A chunk is closed once it holds `target` word pieces, the next sentence would not
+    fit, or a paragraph ends and the chunk is at least half the target. `budget` is what is left of the model window after special tokens and any title.
     """
     if budget < 1:
         raise ValueError("the passage budget must be at least one word piece")
@@ -55,7 +55,14 @@ def chunk_sentences(
     current: list[int] = []  # indexes into pieces
     current_tokens = 0
     for index, size in enumerate(sizes):
-        if current and (current_tokens >= target or current_tokens + size > budget):
+        # A paragraph is a natural unit of a news story: end the passage with it once the
+        # passage is at least half full, rather than spilling into the next paragraph.
+        paragraph_ends = index > 0 and "\n" in text[pieces[index - 1].end : pieces[index].start]
+        if current and (
+            current_tokens >= target
+            or current_tokens + size > budget
+            or (paragraph_ends and current_tokens >= target // 2)
+        ):
             chunks.append(_make_chunk(pieces, sizes, current))
             carried = current[-overlap:] if overlap else []
             # Overlap is a courtesy: drop it when it would crowd out the next sentence,
