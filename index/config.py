@@ -66,7 +66,7 @@ class ChunkingConfig(_Section):
         "0 means the model's window (256 for all-MiniLM-L6-v2)",
     )
     target_tokens: int = Field(
-        default=160,
+        default=200,
         ge=16,
         description="passages are closed once they reach this many word pieces",
     )

@@ -352,7 +352,7 @@ class KnowledgeBase:
             raise BadInputError(parsed.source, "no sentences found in the article text")
         include_title = self.config.chunking.include_title
         texts = [
-            embedding_text(self._embed_title(parsed.title), parsed.text[c.start : c.end],
+            embedding_text(self.embedding_title(parsed.title), parsed.text[c.start : c.end],
                            include_title=include_title)
             for c in chunks
         ]
@@ -366,7 +366,7 @@ class KnowledgeBase:
             texts,
         )
 
-    def _embed_title(self, title: str) -> str:
+    def embedding_title(self, title: str) -> str:
         # The title rides along with every passage; cap it so it cannot crowd them out.
         spans = self.embedder.token_spans(title)
         return title if len(spans) <= TITLE_TOKEN_CAP else title[: spans[TITLE_TOKEN_CAP - 1][1]]
@@ -378,7 +378,7 @@ class KnowledgeBase:
         reserved = self.embedder.special_tokens
         if settings.include_title and title:
             # +1 for the line break between title and passage, which some tokenizers keep.
-            reserved += len(self.embedder.token_spans(self._embed_title(title))) + 1
+            reserved += len(self.embedder.token_spans(self.embedding_title(title))) + 1
         return chunk_sentences(
             text,
             split_sentences(text),
@@ -508,7 +508,7 @@ class KnowledgeBase:
                         author=article.author,
                     )
                     chunks = self._chunk(parsed.title, parsed.text)
-                    title = self._embed_title(parsed.title)
+                    title = self.embedding_title(parsed.title)
                     batch.append(
                         _Prepared(
                             parsed,

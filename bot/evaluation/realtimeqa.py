@@ -9,13 +9,15 @@ text; a question is answerable when at least one corpus article contains its ans
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
+from index import Config, Embedder, KnowledgeBase
 from index.errors import BadInputError
 from index.models import ParsedArticle
 
@@ -23,8 +25,10 @@ __all__ = [
     "Dataset",
     "Question",
     "contains_answer",
+    "corpus_key",
     "load_dataset",
     "normalise",
+    "open_corpus",
 ]
 
 _SPACE = re.compile(r"\s+")
@@ -119,12 +123,58 @@ def load_dataset(path: Path) -> Dataset:
                     source=f"{gcs_file}:{line_number}",
                     url=url,
                     published=_parse_day(result.get("publish_date") or ""),
-                    author=(result.get("authors") or None),
+                    author=_authors(result.get("authors")),
                 )
     return Dataset(tuple(questions), tuple(articles.values()), tuple(files))
+
+
+def _authors(value: object) -> str | None:
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value if v)
+    return str(value).strip() or None if value else None
 
 
 def _tidy(text: str) -> str:
     """Paragraphs on one line each, separated by a blank line, as the parsers store text."""
     paragraphs = (_SPACE.sub(" ", p).strip() for p in re.split(r"\n\s*\n|\n", text))
     return "\n\n".join(p for p in paragraphs if p)
+
+
+def corpus_key(dataset: Dataset, model_id: str, chunking: str) -> str:
+    """A name for the index of this corpus, model and chunking: same inputs, same index."""
+    digest = hashlib.sha256()
+    for path in dataset.files:
+        stat = path.stat()
+        digest.update(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}\n".encode())
+    digest.update(f"{model_id}\n{chunking}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def open_corpus(
+    dataset: Dataset,
+    config: Config,
+    embedder: Embedder,
+    cache_root: Path,
+    *,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> KnowledgeBase:
+    """The knowledge base of `dataset`'s corpus, built once and kept under `cache_root`.
+
+    Keyed by the corpus files, the model and the chunking settings, so changing the
+    answer logic and running again costs no embedding. An interrupted build resumes:
+    articles already stored are skipped as unchanged.
+    """
+    key = corpus_key(dataset, embedder.model_id, config.chunking.model_dump_json())
+    folder = cache_root / f"realtimeqa-{key}"
+    corpus_config = config.model_copy(update={"data_dir": folder})
+    kb = KnowledgeBase.open(corpus_config, embedder)
+    done_marker = folder / "complete"
+    if not done_marker.exists():
+        total = len(dataset.articles)
+        step = 200
+        for start in range(0, total, step):
+            kb.ingest_articles(dataset.articles[start : start + step])
+            if on_progress is not None:
+                on_progress(min(start + step, total), total)
+        done_marker.write_text(f"{total} articles\n", encoding="utf-8")
+    return kb
