@@ -47,9 +47,7 @@ class AppContext:
 
     @contextmanager
     def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
-        kb = KnowledgeBase.open(
-            self.config, self.embedder(), allow_model_change=allow_model_change
-        )
+        kb = KnowledgeBase.open(self.config, self.embedder(), allow_model_change=allow_model_change)
         try:
             yield kb
         finally:
@@ -122,9 +120,7 @@ def format_date(value: datetime | None) -> str:
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.version_option(package_name="geobot")
 @click.pass_context
-def cli(
-    ctx: click.Context, config_path: Path | None, data_dir: Path | None, verbose: int
-) -> None:
+def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, verbose: int) -> None:
     """geobot: answers about geopolitics from your library of news articles, with citations."""
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
     logging.basicConfig(level=level, format="geobot: %(levelname)s: %(message)s")
@@ -308,7 +304,9 @@ def reindex(config_path: Path | None, data_dir: Path | None) -> None:
     app = _app(config_path, data_dir)
     with app.knowledge_base(allow_model_change=True) as kb:
         embedded = kb.reindex(
-            on_progress=lambda done, total: click.echo(f"  re-embedded {done}/{total} articles", err=True)
+            on_progress=lambda done, total: click.echo(
+                f"  re-embedded {done}/{total} articles", err=True
+            )
         )
         found = kb.stats()
     how = f"re-embedded {embedded} passages" if embedded else "rebuilt from stored vectors"

@@ -20,6 +20,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -47,17 +48,18 @@ class VectorIndex:
         *,
         hnsw_ef_search: int = 128,
         ivf_nprobe: int = 16,
-        index: faiss.Index | None = None,
+        index: Any = None,
     ) -> None:
         self.dimension = dimension
         self.factory = factory
         self._hnsw_ef_search = hnsw_ef_search
         self._ivf_nprobe = ivf_nprobe
-        self._index = index if index is not None else self._new_index(factory)
+        # FAISS's SWIG objects are typed loosely; treat them as Any at this boundary.
+        self._index: Any = index if index is not None else self._new_index(factory)
 
     # -- building ---------------------------------------------------------------------
 
-    def _new_index(self, factory: str) -> faiss.Index:
+    def _new_index(self, factory: str) -> Any:
         try:
             inner = faiss.index_factory(self.dimension, factory, faiss.METRIC_INNER_PRODUCT)
         except RuntimeError as exc:
@@ -144,16 +146,16 @@ class VectorIndex:
             results = self._exact(query, k, allowed)
         return results
 
-    def _search_params(self, allowed: Ids | None) -> faiss.SearchParameters | None:
+    def _search_params(self, allowed: Ids | None) -> Any:
         selector = (
             faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
             if allowed is not None
             else None
         )
         inner = faiss.downcast_index(self._index.index)
-        params: faiss.SearchParameters
+        params: Any
         if isinstance(inner, faiss.IndexHNSW):
-            params = faiss.SearchParametersHNSW()
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
             params.efSearch = self._hnsw_ef_search
         elif isinstance(inner, faiss.IndexIVF):
             params = faiss.SearchParametersIVF()

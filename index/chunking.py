@@ -45,7 +45,8 @@ def chunk_sentences(
     """Group `sentences` of `text` into chunks of at most `budget` word pieces.
 
     A chunk is closed once it holds `target` word pieces, the next sentence would not
-    fit, or a paragraph ends and the chunk is at least half the target. `budget` is what is left of the model window after special tokens and any title.
+    fit, or a paragraph ends and the chunk is at least half the target. `budget` is what
+    is left of the model window after special tokens and any title.
     """
     if budget < 1:
         raise ValueError("the passage budget must be at least one word piece")

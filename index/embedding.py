@@ -112,15 +112,15 @@ class SentenceTransformerEmbedder:
             from transformers.utils import logging as transformers_logging
 
             # Its "Loading weights" bar would land in every CLI command's output.
-            transformers_logging.disable_progress_bar()
+            transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
             self._model: SentenceTransformer = SentenceTransformer(path, device="cpu")
         except Exception as exc:
             raise EmbeddingError(f"cannot load embedding model {config.model!r}: {exc}") from exc
-        dimension = self._model.get_embedding_dimension()
-        if not dimension:
+        dimension: int | None = self._model.get_embedding_dimension()
+        if dimension is None:
             raise EmbeddingError(f"model {config.model!r} does not report its dimension")
         self._dimension = int(dimension)
-        self._max_tokens = int(self._model.max_seq_length)
+        self._max_tokens = int(self._model.max_seq_length or 512)
         self._tokenizer: Any = self._model.tokenizer
         self._special = len(self._tokenizer("", add_special_tokens=True)["input_ids"])
         # Hugging Face fast tokenizers are not safe to share between threads.
@@ -182,9 +182,7 @@ class SentenceTransformerEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         with self._lock:
-            encoded = self._tokenizer(
-                text, add_special_tokens=False, return_offsets_mapping=True
-            )
+            encoded = self._tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
         return [(int(a), int(b)) for a, b in encoded["offset_mapping"]]
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
@@ -201,9 +199,9 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> Vectors:
         if self._query_encoder is not None:
-            vector: Vectors = self._query_encoder.encode([text])[0]
-            return vector
-        return self.embed_documents([text])[0]
+            encoded: Vectors = np.asarray(self._query_encoder.encode([text]), dtype=np.float32)
+            return encoded.reshape(-1)
+        return self.embed_documents([text]).reshape(-1)
 
 
 class LazyEmbedder:

@@ -225,9 +225,7 @@ class KnowledgeBase:
         config: Config, store: SQLiteStore, dimension: int, *, in_transaction: bool = False
     ) -> VectorIndex:
         batches = list(store.iter_vectors(in_transaction=in_transaction))
-        ids = (
-            np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
-        )
+        ids = np.concatenate([b[0] for b in batches]) if batches else np.zeros(0, dtype=np.int64)
         matrix = (
             np.vstack([b[1] for b in batches])
             if batches
@@ -352,8 +350,11 @@ class KnowledgeBase:
             raise BadInputError(parsed.source, "no sentences found in the article text")
         include_title = self.config.chunking.include_title
         texts = [
-            embedding_text(self.embedding_title(parsed.title), parsed.text[c.start : c.end],
-                           include_title=include_title)
+            embedding_text(
+                self.embedding_title(parsed.title),
+                parsed.text[c.start : c.end],
+                include_title=include_title,
+            )
             for c in chunks
         ]
         return _Prepared(
@@ -574,6 +575,7 @@ class KnowledgeBase:
             dense = self.dense_search(query, pool if mode == "hybrid" else k, where)
         if mode in ("keyword", "hybrid"):
             keyword = self.keyword_search(query, pool if mode == "hybrid" else k, where)
+        ranked: list[tuple[int, float, float | None, float | None]]
         if mode == "dense":
             ranked = [(pid, score, score, None) for pid, score in dense]
         elif mode == "keyword":
@@ -589,9 +591,7 @@ class KnowledgeBase:
         with self._index_lock:
             return self._vectors.search(vector, k, allowed=allowed)
 
-    def keyword_search(
-        self, query: str, k: int, where: ArticleFilter
-    ) -> list[tuple[int, float]]:
+    def keyword_search(self, query: str, k: int, where: ArticleFilter) -> list[tuple[int, float]]:
         match = fts_query(query)
         if match is None:
             return []
@@ -666,4 +666,3 @@ def _reciprocal_rank_fusion(
             fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank)
     order = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     return [(pid, score, dense_scores.get(pid), keyword_scores.get(pid)) for pid, score in order]
-

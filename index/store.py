@@ -67,14 +67,137 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
 # Words too common to help a keyword search; dropping them also keeps FTS5 from walking
 # posting lists that cover most of the collection.
 _STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    few for from further had has have having he her here hers herself him himself his how
-    i if in into is it its itself just me more most my myself no nor not now of off on
-    once only or other our ours ourselves out over own same she should so some such than
-    that the their theirs them themselves then there these they this those through to too
-    under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves s t don""".split()
+    [
+        "a",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "all",
+        "am",
+        "an",
+        "and",
+        "any",
+        "are",
+        "as",
+        "at",
+        "be",
+        "because",
+        "been",
+        "before",
+        "being",
+        "below",
+        "between",
+        "both",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "doing",
+        "down",
+        "during",
+        "each",
+        "few",
+        "for",
+        "from",
+        "further",
+        "had",
+        "has",
+        "have",
+        "having",
+        "he",
+        "her",
+        "here",
+        "hers",
+        "herself",
+        "him",
+        "himself",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "itself",
+        "just",
+        "me",
+        "more",
+        "most",
+        "my",
+        "myself",
+        "no",
+        "nor",
+        "not",
+        "now",
+        "of",
+        "off",
+        "on",
+        "once",
+        "only",
+        "or",
+        "other",
+        "our",
+        "ours",
+        "ourselves",
+        "out",
+        "over",
+        "own",
+        "same",
+        "she",
+        "should",
+        "so",
+        "some",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "theirs",
+        "them",
+        "themselves",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "through",
+        "to",
+        "too",
+        "under",
+        "until",
+        "up",
+        "very",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "while",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "yourself",
+        "yourselves",
+        "s",
+        "t",
+        "don",
+    ]
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -401,7 +524,8 @@ class SQLiteStore:
         rows = (
             self._reader()
             .execute(
-                f"SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id WHERE {clause}",
+                "SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id"
+                f" WHERE {clause}",
                 params,
             )
             .fetchall()
@@ -515,9 +639,7 @@ class SQLiteStore:
 
     def date_span(self) -> tuple[datetime | None, datetime | None]:
         row = (
-            self._reader()
-            .execute("SELECT min(published), max(published) FROM articles")
-            .fetchone()
+            self._reader().execute("SELECT min(published), max(published) FROM articles").fetchone()
         )
         return _parse_dt(row[0]), _parse_dt(row[1])
 

@@ -12,9 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from fakes import HashingEmbedder  # noqa: E402
+from fakes import HashingEmbedder
 
-from index import Config, KnowledgeBase  # noqa: E402
+from index import Config, KnowledgeBase
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds" / "000_f5aa29004a3adc0e.txt"

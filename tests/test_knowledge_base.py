@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -159,10 +160,10 @@ def test_filters_still_return_k_results(kb: KnowledgeBase) -> None:
     kb.ingest_articles(articles)
     since = datetime(2024, 1, 15)  # 14 of the 40 articles, one passage each
     for mode in ("dense", "keyword", "hybrid"):
-        hits = kb.search("story sentence paragraph", mode=mode, k=10, since=since)  # type: ignore[arg-type]
+        hits = kb.search("story sentence paragraph", mode=mode, k=10, since=since)
         assert len(hits) == 10
         assert all(h.article.published and h.article.published >= since for h in hits)
-        rare = kb.search("story", mode=mode, k=5, outlet="rare outlet")  # type: ignore[arg-type]
+        rare = kb.search("story", mode=mode, k=5, outlet="rare outlet")
         assert {h.article.outlet for h in rare} == {"Rare Outlet"}
         assert len(rare) == len(kb.store.passages_of(rare[0].article.id))
     until = kb.search("story", mode="dense", k=5, until=datetime(2023, 12, 31))
@@ -185,7 +186,7 @@ def test_filters_still_return_k_results(kb: KnowledgeBase) -> None:
 def test_keyword_search_never_raises_on_fts5_syntax(kb: KnowledgeBase, query: str) -> None:
     kb.ingest_articles([article(1)])
     for mode in ("keyword", "hybrid", "dense"):
-        kb.search(query, mode=mode)  # type: ignore[arg-type]
+        kb.search(query, mode=mode)
     assert kb.stats().articles == 1
 
 
@@ -223,7 +224,7 @@ def test_consecutive_passages_overlap_by_one_sentence(kb: KnowledgeBase, config:
         other.ingest_articles([article(1, text=text)])
         passages = other.store.passages_of(other.list_articles()[0].id)
         assert len(passages) > 2
-        for first, second in zip(passages, passages[1:], strict=False):
+        for first, second in itertools.pairwise(passages):
             assert first.sentences[-1] == second.sentences[0]
 
 
@@ -250,7 +251,9 @@ def test_reindex_with_a_new_model_reembeds_everything(config: Config) -> None:
         assert kb.stats().vectors == passages
 
 
-def test_reindex_same_model_rebuilds_index_only(kb: KnowledgeBase, fake_embedder: HashingEmbedder) -> None:
+def test_reindex_same_model_rebuilds_index_only(
+    kb: KnowledgeBase, fake_embedder: HashingEmbedder
+) -> None:
     kb.ingest_articles([article(1), article(2)])
     embedded = fake_embedder.documents_embedded
     assert kb.reindex() == 0
@@ -333,8 +336,14 @@ def test_crash_between_index_write_and_commit_loses_nothing(
         assert all(h.article.title != "Crash story" for h in hits)
         # The interrupted article goes in cleanly on the next try.
         report = kb.ingest_articles(
-            [ParsedArticle(title="Crash story", text="Volcano erupts in Iceland.",
-                           source="mem", url="https://news.example/crash")]
+            [
+                ParsedArticle(
+                    title="Crash story",
+                    text="Volcano erupts in Iceland.",
+                    source="mem",
+                    url="https://news.example/crash",
+                )
+            ]
         )
         assert report.added == 1
         assert kb.search("volcano", mode="keyword")[0].article.title == "Crash story"

@@ -59,7 +59,9 @@ def test_search_returns_first_body_paragraph_first(seeded: KnowledgeBase, mode: 
     seeded.close()
 
 
-def test_passages_fit_the_real_tokenizer_window(seeded: KnowledgeBase, real_embedder: object) -> None:
+def test_passages_fit_the_real_tokenizer_window(
+    seeded: KnowledgeBase, real_embedder: object
+) -> None:
     embedder = real_embedder
     article = seeded.list_articles()[0]
     for passage in seeded.store.passages_of(article.id):
@@ -171,7 +173,7 @@ def test_bad_files_are_reported_and_the_rest_goes_in(
 )
 def test_fts5_special_characters(seeded: KnowledgeBase, query: str) -> None:
     for mode in ("keyword", "hybrid"):
-        seeded.search(query, mode=mode)  # type: ignore[arg-type]
+        seeded.search(query, mode=mode)
     assert seeded.search('"Kishida" AND (alliance', mode="keyword")[0].article.title == TITLE
     seeded.close()
 
