@@ -17,11 +17,16 @@ from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from index import Config, GeobotError, KnowledgeBase, load_config
+from bot.answers.models import Answer
+
+if TYPE_CHECKING:
+    from bot.answers.service import AnswerService
+from bot.config import BotConfig
+from index import GeobotError, KnowledgeBase, load_config
 from index.models import Article, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,8 +40,8 @@ class AppContext:
         self.data_dir = data_dir
 
     @functools.cached_property
-    def config(self) -> Config:
-        return load_config(self.config_path, data_dir=self.data_dir)
+    def config(self) -> BotConfig:
+        return load_config(self.config_path, data_dir=self.data_dir, schema=BotConfig)
 
     def embedder(self) -> Any:
         from index.embedding import LazyEmbedder
@@ -44,6 +49,15 @@ class AppContext:
         return LazyEmbedder(
             self.config.embedding, cache_dir=self.config.resolved_data_dir() / "models"
         )
+
+    @contextmanager
+    def service(self) -> Iterator[AnswerService]:
+        from bot.answers.service import AnswerService
+
+        with self.knowledge_base() as kb:
+            # Load the model now, so the first answer's timings measure answering.
+            kb.embedder.embed_query("warm up")
+            yield AnswerService(kb, self.config.answers)
 
     @contextmanager
     def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
@@ -96,6 +110,15 @@ def to_jsonable(value: Any) -> Any:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False))
+
+
+def parse_day_option(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
 def parse_date_option(value: str | None, *, end: bool = False) -> datetime | None:
@@ -311,6 +334,251 @@ def reindex(config_path: Path | None, data_dir: Path | None) -> None:
         found = kb.stats()
     how = f"re-embedded {embedded} passages" if embedded else "rebuilt from stored vectors"
     click.echo(f"reindexed {found.passages} passages ({how}) with {found.model}")
+
+
+def format_day(value: date | datetime | None) -> str:
+    if value is None:
+        return "undated"
+    return f"{value.day} {value:%b %Y}"
+
+
+def source_line(
+    number: int, title: str, outlet: str | None, country: str | None, published: datetime | None
+) -> str:
+    """ "[2] Title — Reuters (GB), 4 Mar 2025"; unknown parts are left out, not guessed."""
+    where = outlet or ""
+    if outlet and country:
+        where += f" ({country})"
+    credit = ", ".join(part for part in (where, format_day(published)) if part)
+    return f"[{number}] {title} — {credit}"
+
+
+def render_answer(answer: Answer) -> str:
+    """An answer as a terminal shows it: text, numbered sources, a footer."""
+    lines = [textwrap.fill(p, 88) if p else "" for p in answer.text.split("\n")]
+    out = ["\n".join(lines), ""]
+    if answer.sources:
+        out.append("Closest sources:" if answer.declined else "Sources:")
+        for s in answer.sources:
+            out.append("  " + source_line(s.number, s.title, s.outlet, s.country, s.published))
+            if s.url:
+                out.append(f"      {s.url}")
+        out.append("")
+    footer = []
+    if answer.window is not None:
+        kind = "only" if answer.window.strict else "preferring"
+        footer.append(f"dates: {kind} {answer.window.description}")
+    if answer.coverage is not None and answer.coverage[0] is not None:
+        first, last = answer.coverage
+        span = format_day(first) if first == last else f"{format_day(first)} to {format_day(last)}"
+        footer.append(f"sources cover {span}")
+    how = "declined" if answer.declined else f"{answer.method}, every sentence quoted"
+    footer.append(f"{how}; {answer.timings.total_ms:.0f} ms")
+    out.append(" · ".join(footer))
+    for note in answer.notes:
+        if answer.declined:
+            continue
+        out.append(f"note: {note}")
+    return "\n".join(out)
+
+
+@cli.command()
+@click.argument("question")
+@click.option("--since", help="Only sources published on or after YYYY-MM-DD.")
+@click.option("--until", help="Only sources published on or before YYYY-MM-DD.")
+@click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid")
+@click.option("--outlet", help="Only sources from this outlet.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@common_options
+def ask(
+    question: str,
+    since: str | None,
+    until: str | None,
+    as_of: str | None,
+    mode: str,
+    outlet: str | None,
+    as_json: bool,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Answer QUESTION from the articles, citing a source for every sentence."""
+    app = _app(config_path, data_dir)
+    with app.service() as service:
+        answer = service.ask(
+            question,
+            since=parse_day_option(since),
+            until=parse_day_option(until),
+            as_of=parse_day_option(as_of),
+            mode=mode,  # type: ignore[arg-type]
+            outlet=outlet,
+        )
+    click.echo(
+        json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
+        if as_json
+        else render_answer(answer)
+    )
+
+
+@cli.command()
+@click.option("--article", "article_id", type=int, help="Summarise this article (its id).")
+@click.option("--topic", help="Summarise what the articles say about this topic.")
+@click.option("--since", help="Topic: only sources published on or after YYYY-MM-DD.")
+@click.option("--until", help="Topic: only sources published on or before YYYY-MM-DD.")
+@click.option("--as-of", "as_of", help="Read dates in the topic as of YYYY-MM-DD.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@common_options
+def summarize(
+    article_id: int | None,
+    topic: str | None,
+    since: str | None,
+    until: str | None,
+    as_of: str | None,
+    as_json: bool,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Summarise one article (--article ID) or a topic across articles (--topic TEXT)."""
+    if (article_id is None) == (topic is None):
+        raise click.UsageError("give exactly one of --article ID or --topic TEXT")
+    app = _app(config_path, data_dir)
+    with app.service() as service:
+        if article_id is not None:
+            answer = service.summarize_article(article_id)
+        else:
+            answer = service.summarize_topic(
+                topic or "",
+                since=parse_day_option(since),
+                until=parse_day_option(until),
+                as_of=parse_day_option(as_of),
+            )
+    click.echo(
+        json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
+        if as_json
+        else render_answer(answer)
+    )
+
+
+@cli.command()
+@click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
+@common_options
+def chat(as_of: str | None, config_path: Path | None, data_dir: Path | None) -> None:
+    """Ask questions in a row; follow-ups are read in the context of earlier ones."""
+    from bot.answers.chat import Conversation
+
+    app = _app(config_path, data_dir)
+    with app.service() as service:
+        conversation = Conversation(service, as_of=parse_day_option(as_of))
+        click.echo(
+            "Ask about the news. Follow-ups understand earlier questions. "
+            "/new starts over; /quit or Ctrl-D leaves."
+        )
+        while True:
+            try:
+                question = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
+            except (EOFError, click.exceptions.Abort):
+                click.echo()
+                return
+            question = question.strip()
+            if question in {"/quit", "/exit", "quit", "exit"}:
+                return
+            if question == "/new":
+                conversation.reset()
+                click.echo("(new conversation)")
+                continue
+            if not question:
+                continue
+            try:
+                answer = conversation.ask(question)
+            except GeobotError as exc:
+                click.echo(f"Error: {exc}", err=True)
+                continue
+            click.echo("\n" + render_answer(answer) + "\n")
+
+
+@cli.group(name="eval")
+def eval_group() -> None:
+    """Measure retrieval and answers on question sets."""
+
+
+@eval_group.command(name="realtimeqa")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid")
+@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the corpus index is kept between runs [default: DATA_DIR/eval].",
+)
+@click.option(
+    "--details",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write every question's result to this JSON Lines file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@common_options
+def eval_realtimeqa(
+    path: Path,
+    mode: str,
+    limit: int | None,
+    cache_dir: Path | None,
+    details: Path | None,
+    as_json: bool,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Score answers on RealTimeQA weekly files in PATH (each question as of its date)."""
+    from bot.answers.service import AnswerService
+    from bot.evaluation.realtimeqa import load_dataset, open_corpus
+    from bot.evaluation.scoring import evaluate
+
+    app = _app(config_path, data_dir)
+    dataset = load_dataset(path)
+    cache = cache_dir or app.config.resolved_data_dir() / "eval"
+    embedder = app.embedder()
+    kb = open_corpus(
+        dataset,
+        app.config,
+        embedder,
+        cache,
+        on_progress=lambda done, total: click.echo(f"  indexed {done}/{total} articles", err=True),
+    )
+    try:
+        service = AnswerService(kb, app.config.answers)
+        report = evaluate(dataset, service, mode=mode, limit=limit)  # type: ignore[arg-type]
+    finally:
+        kb.close()
+    if details is not None:
+        with details.open("w", encoding="utf-8") as out:
+            for result in report.results:
+                out.write(json.dumps(to_jsonable(result), ensure_ascii=False) + "\n")
+    figures = {k: v for k, v in to_jsonable(report).items() if k != "results"}
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    click.echo(
+        f"RealTimeQA {path} · mode {mode} · {report.questions} questions, "
+        f"{report.answerable} answerable"
+    )
+    rows = [
+        ("answer-recall@1", report.recall_at_1),
+        ("answer-recall@5", report.recall_at_5),
+        ("answer-recall@10", report.recall_at_10),
+        ("MRR@10", report.mrr_at_10),
+        ("answer-recall@300w", report.recall_at_300w),
+        ("answer-recall@1000w", report.recall_at_1000w),
+        ("mean passage words", report.mean_passage_words),
+        ("answer-hit", report.answer_hit),
+        ("mean answer words", report.mean_answer_words),
+        ("declined (all)", report.declined),
+        ("declined (answerable)", report.declined_answerable),
+        ("declined (unanswerable)", report.declined_unanswerable),
+        ("mean ms per question", report.mean_ms),
+    ]
+    for name, value in rows:
+        click.echo(f"  {name:24} {value:8.3f}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,14 @@ from index.errors import (
     QueryError,
     StoreError,
 )
-from index.models import Article, FailedInput, IngestReport, ParsedArticle, SearchHit
+from index.models import (
+    Article,
+    FailedInput,
+    IngestReport,
+    ParsedArticle,
+    Passage,
+    SearchHit,
+)
 from index.parsing import iter_input_paths, parse_file
 from index.sentences import split_sentences
 from index.store import ArticleFilter, NewPassage, SQLiteStore, fts_query
@@ -556,11 +563,13 @@ class KnowledgeBase:
         until: datetime | None = None,
         outlet: str | None = None,
         candidates: int | None = None,
+        query_vector: np.ndarray | None = None,
     ) -> list[SearchHit]:
         """The best `k` passages for `query`, best first.
 
         `since`/`until`/`outlet` filter strictly; they are applied inside each search, so
-        k hits come back whenever k passages match the filter.
+        k hits come back whenever k passages match the filter. `query_vector` saves
+        embedding the query again when the caller already has it.
         """
         settings = self.config.search
         k = k or settings.k
@@ -572,7 +581,9 @@ class KnowledgeBase:
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
         if mode in ("dense", "hybrid"):
-            dense = self.dense_search(query, pool if mode == "hybrid" else k, where)
+            dense = self.dense_search(
+                query, pool if mode == "hybrid" else k, where, query_vector=query_vector
+            )
         if mode in ("keyword", "hybrid"):
             keyword = self.keyword_search(query, pool if mode == "hybrid" else k, where)
         ranked: list[tuple[int, float, float | None, float | None]]
@@ -585,8 +596,15 @@ class KnowledgeBase:
         ranked = ranked[:k]
         return self._hits(ranked)
 
-    def dense_search(self, query: str, k: int, where: ArticleFilter) -> list[tuple[int, float]]:
-        vector = self.embedder.embed_query(query)
+    def dense_search(
+        self,
+        query: str,
+        k: int,
+        where: ArticleFilter,
+        *,
+        query_vector: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        vector = self.embedder.embed_query(query) if query_vector is None else query_vector
         allowed = self.store.filtered_passage_ids(where) if where.active else None
         with self._index_lock:
             return self._vectors.search(vector, k, allowed=allowed)
@@ -618,6 +636,22 @@ class KnowledgeBase:
                 )
             )
         return hits
+
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, np.ndarray]:
+        return self.store.passage_vectors(ids)
+
+    def passages_of(self, article_id: int) -> list[Passage]:
+        return self.store.passages_of(article_id)
+
+    def document_frequency(self, term: str) -> int:
+        """Passages containing `term`; with `passage_count`, gives a term's rarity."""
+        return self.store.document_frequency(term)
+
+    def passage_count(self) -> int:
+        return self.store.passage_count()
+
+    def article_count(self) -> int:
+        return self.store.article_count()
 
     def get_article(self, article_id: int) -> Article:
         found = self.store.articles([article_id]).get(article_id)

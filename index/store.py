@@ -25,7 +25,7 @@ import numpy.typing as npt
 from index.errors import StoreError
 from index.models import Article, Passage, Span
 
-__all__ = ["ArticleFilter", "NewPassage", "SQLiteStore", "fts_query"]
+__all__ = ["STOPWORDS", "ArticleFilter", "NewPassage", "SQLiteStore", "fts_query"]
 
 SCHEMA_VERSION = 1
 
@@ -66,7 +66,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
 
 # Words too common to help a keyword search; dropping them also keeps FTS5 from walking
 # posting lists that cover most of the collection.
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     [
         "a",
         "about",
@@ -210,7 +210,7 @@ def fts_query(text: str) -> str | None:
     Terms are OR-ed: bm25 ranks passages holding more (and rarer) terms higher.
     """
     words = [w.lower() for w in _WORD.findall(text)]
-    content = [w for w in words if w not in _STOPWORDS]
+    content = [w for w in words if w not in STOPWORDS]
     terms = list(dict.fromkeys(content or words))[:64]
     if not terms:
         return None
@@ -549,6 +549,30 @@ class SQLiteStore:
         except sqlite3.OperationalError as exc:
             raise StoreError(f"keyword search failed: {exc}") from None
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
+        """The stored vectors of some passages (for diversity and redundancy checks)."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = (
+            self._reader()
+            .execute(f"SELECT id, vector FROM passages WHERE id IN ({marks})", list(ids))
+            .fetchall()
+        )
+        return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
+
+    def document_frequency(self, term: str) -> int:
+        """How many passages contain `term` (as FTS5 tokenises and stems it)."""
+        match = fts_query(term)
+        if match is None:
+            return 0
+        row = (
+            self._reader()
+            .execute("SELECT count(*) FROM passages_fts WHERE passages_fts MATCH ?", (match,))
+            .fetchone()
+        )
+        return int(row[0])
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
         if not ids:

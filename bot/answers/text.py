@@ -1,0 +1,51 @@
+"""Small text utilities for answering: content terms, light stemming, word counts."""
+
+from __future__ import annotations
+
+import re
+
+from index.store import STOPWORDS
+
+__all__ = ["content_terms", "stem", "word_count", "words"]
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# Question words and fillers that say what is asked, not what it is about.
+_QUESTION_WORDS = frozenset(
+    """what which who whom whose when where why how did does do is are was were has have
+    had will would could should can may might said says say tell according recently latest
+    current currently new news week month year today yesterday ago""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def stem(word: str) -> str:
+    """A light, predictable English stemmer: enough to match 'sanctions' with 'sanction'."""
+    w = word.lower().replace("’", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", "")):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            return w[: -len(suffix)] + replacement
+    if w.endswith("s") and not w.endswith("ss") and len(w) > 3:
+        return w[:-1]
+    return w
+
+
+def content_terms(text: str) -> list[str]:
+    """The words of `text` that carry its topic, lower-cased, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for word in words(text):
+        lowered = word.lower()
+        if lowered in STOPWORDS or lowered in _QUESTION_WORDS:
+            continue
+        if len(lowered) < 2 and not lowered.isdigit():
+            continue
+        seen.setdefault(lowered, None)
+    return list(seen)

@@ -1,0 +1,62 @@
+"""The bot's configuration: the knowledge base settings plus answering (and, later,
+Discord and feeds), in the same TOML file, validated the same strict way."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from index.config import Config, _Section
+
+__all__ = ["AnswerConfig", "BotConfig"]
+
+
+class AnswerConfig(_Section):
+    word_budget: int = Field(
+        default=100, ge=10, le=1000, description="longest extractive answer, in words"
+    )
+    candidates: int = Field(
+        default=40, ge=5, le=500, description="passages retrieved before diversity"
+    )
+    passages: int = Field(
+        default=8, ge=1, le=50, description="passages kept (after diversity) to answer from"
+    )
+    mmr_lambda: float = Field(
+        default=0.75,
+        ge=0.0,
+        le=1.0,
+        description="maximal marginal relevance: 1 ranks by relevance alone, lower favours "
+        "passages unlike those already chosen",
+    )
+    duplicate_similarity: float = Field(
+        default=0.95,
+        ge=0.5,
+        le=1.0,
+        description="passages at least this similar (cosine) to a chosen one are copies",
+    )
+    min_relevance: float = Field(
+        default=0.15,
+        ge=-1.0,
+        le=1.0,
+        description="decline when no passage is at least this similar (cosine) to the "
+        "question, and use only passages this similar in topic summaries",
+    )
+    min_confidence: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="decline when the answer's confidence (half the best passage "
+        "similarity, half the share of the question the best sentence covers) is lower; "
+        "calibrated on the RealTimeQA dev set (see README)",
+    )
+    window_boost: float = Field(
+        default=0.5, ge=0.0, description="score bonus for sources inside the question's dates"
+    )
+    recency_half_life_days: float = Field(
+        default=30.0, gt=0.0, description="for 'latest'/'current': age that halves the bonus"
+    )
+    summary_sentences: int = Field(default=5, ge=1, le=20)
+    summary_word_budget: int = Field(default=180, ge=20, le=2000)
+
+
+class BotConfig(Config):
+    answers: AnswerConfig = AnswerConfig()
