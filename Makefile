@@ -20,11 +20,15 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# Ingest the shipped seed articles into a fresh demo store, then answer from them.
 demo: $(STAMP)
 	rm -rf $(DEMO_DIR)
 	$(VENV)/bin/geobot --data-dir $(DEMO_DIR) ingest seeds/
 	$(VENV)/bin/geobot --data-dir $(DEMO_DIR) sources
-	$(VENV)/bin/geobot --data-dir $(DEMO_DIR) search "What did Biden and Kishida agree on?" -k 3
+	@echo; echo '$$ geobot ask "What did Biden and Kishida agree on?"'
+	@$(VENV)/bin/geobot --data-dir $(DEMO_DIR) ask "What did Biden and Kishida agree on?"
+	@echo; echo '$$ geobot ask "Who won the 2018 FIFA World Cup?"'
+	@$(VENV)/bin/geobot --data-dir $(DEMO_DIR) ask "Who won the 2018 FIFA World Cup?"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -26,7 +26,7 @@ from bot.answers.models import Answer
 if TYPE_CHECKING:
     from bot.answers.service import AnswerService
 from bot.config import BotConfig
-from index import GeobotError, KnowledgeBase, load_config
+from index import Embedder, GeobotError, KnowledgeBase, load_config
 from index.models import Article, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,15 +35,26 @@ F = TypeVar("F", bound=Callable[..., Any])
 class AppContext:
     """What a command needs, built lazily: loading the model takes seconds."""
 
-    def __init__(self, config_path: Path | None, data_dir: Path | None) -> None:
+    def __init__(
+        self,
+        config_path: Path | None,
+        data_dir: Path | None,
+        *,
+        embedder_factory: Callable[[BotConfig], Embedder] | None = None,
+    ) -> None:
         self.config_path = config_path
         self.data_dir = data_dir
+        # Tests pass a factory of fake embedders; by default the configured model loads
+        # lazily, on first use.
+        self.embedder_factory = embedder_factory
 
     @functools.cached_property
     def config(self) -> BotConfig:
         return load_config(self.config_path, data_dir=self.data_dir, schema=BotConfig)
 
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder:
+        if self.embedder_factory is not None:
+            return self.embedder_factory(self.config)
         from index.embedding import LazyEmbedder
 
         return LazyEmbedder(
@@ -91,6 +102,7 @@ def _app(config_path: Path | None, data_dir: Path | None) -> AppContext:
     return AppContext(
         config_path or (parent.config_path if parent else None),
         data_dir or (parent.data_dir if parent else None),
+        embedder_factory=parent.embedder_factory if parent else None,
     )
 
 
@@ -138,7 +150,17 @@ def format_date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "undated"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class GeobotGroup(click.Group):
+    """Turns a library error into Click's one-line "Error: ..." and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except GeobotError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=GeobotGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.version_option(package_name="geobot")
@@ -149,7 +171,8 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, ver
     logging.basicConfig(level=level, format="geobot: %(levelname)s: %(message)s")
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
-    ctx.obj = AppContext(config_path, data_dir)
+    factory = ctx.obj.embedder_factory if isinstance(ctx.obj, AppContext) else None
+    ctx.obj = AppContext(config_path, data_dir, embedder_factory=factory)
 
 
 @cli.command()
@@ -582,19 +605,7 @@ def eval_realtimeqa(
 
 
 def main(argv: list[str] | None = None) -> None:
-    try:
-        cli.main(args=argv, prog_name="geobot", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except GeobotError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        sys.exit(1)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+    cli.main(args=argv, prog_name="geobot")
 
 
 if __name__ == "__main__":

@@ -175,8 +175,9 @@ class SentenceTransformerEmbedder:
         if not texts:
             return []
         with self._lock:
+            # verbose=False: counting a long text is the point, not a mistake to warn of.
             encoded = self._tokenizer(
-                list(texts), add_special_tokens=False, return_attention_mask=False
+                list(texts), add_special_tokens=False, return_attention_mask=False, verbose=False
             )
         return [len(ids) for ids in encoded["input_ids"]]
 

@@ -223,3 +223,65 @@ def test_crash_between_faiss_write_and_commit(
         assert kb.ingest([extra]).added == 1
         assert kb.search("volcano eruption Iceland", k=1)[0].article.title.startswith("Volcano")
     assert (data_dir / INDEX_NAME).exists()
+
+
+# -- answers on the real model --------------------------------------------------------
+
+
+def test_seed_question_is_answered_with_the_alliance_upgrade(seeded: KnowledgeBase) -> None:
+    from bot.answers.citations import verify
+    from bot.answers.service import AnswerService
+
+    service = AnswerService(seeded)
+    answer = service.ask("What did Biden and Kishida agree on?")
+    assert not answer.declined
+    assert "comprehensive alliance upgrade program" in answer.citations[0].quote
+    assert answer.text.startswith(answer.citations[0].quote + " [1]")
+    assert answer.sources[0].title == TITLE
+    assert answer.sources[0].published == datetime(2024, 4, 12, 7, 53)
+    verify(answer, seeded)
+    seeded.close()
+
+
+def test_unanswerable_seed_question_is_declined(seeded: KnowledgeBase) -> None:
+    from bot.answers.service import AnswerService
+
+    answer = AnswerService(seeded).ask("Who won the 2018 FIFA World Cup?")
+    assert answer.declined
+    assert answer.text.startswith("I couldn't find this in the 1 article I have")
+    assert not answer.citations
+    seeded.close()
+
+
+def test_real_follow_up_about_china(seeded: KnowledgeBase) -> None:
+    from bot.answers.chat import Conversation
+    from bot.answers.service import AnswerService
+
+    conversation = Conversation(AnswerService(seeded))
+    first = conversation.ask("What did Biden and Kishida agree on?")
+    follow_up = conversation.ask("And how did China respond?")
+    assert not follow_up.declined
+    assert "China" in follow_up.text
+    assert not {c.start for c in first.citations} & {c.start for c in follow_up.citations}
+    seeded.close()
+
+
+@pytest.mark.parametrize("question", ["", "?!?!", "x" * 10_000, "中国外交部说了什么"])
+def test_real_model_odd_questions(seeded: KnowledgeBase, question: str) -> None:
+    from bot.answers.service import AnswerService
+
+    answer = AnswerService(seeded).ask(question)
+    assert answer.declined and answer.text
+    seeded.close()
+
+
+def test_real_article_summary(seeded: KnowledgeBase) -> None:
+    from bot.answers.citations import verify
+    from bot.answers.service import AnswerService
+
+    article = seeded.list_articles()[0]
+    summary = AnswerService(seeded).summarize_article(article.id)
+    verify(summary, seeded)
+    assert 3 <= len(summary.citations) <= 6
+    assert summary.citations[0].quote.startswith(FIRST_PARAGRAPH_START)
+    seeded.close()
