@@ -1,0 +1,190 @@
+"""Search latency (hybrid, dense, keyword) at the dev-corpus size and at 100,000 passages,
+the time to open the store, its memory and its size on disk.
+
+    .venv/bin/python bench/search.py [--queries 200] [--passages 100000]
+
+The dev corpus is the RealTimeQA dev set's articles, indexed once by
+`bench/build_corpus.py` (or `geobot eval`) and reused. For the large size a copy of it is
+padded with synthetic passages: their text is real sentences of the corpus shuffled into
+new passages (so keyword search meets realistic posting lists) and their vectors are real
+passage vectors with noise, renormalised. Queries are the dev questions, embedded for real,
+one at a time, through both query paths (ONNX and torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import CACHE, DEV_DIR, disk_bytes, require_dev_dir, rss_mb, summary_ms
+
+from bot.evaluation.realtimeqa import load_dataset, open_corpus
+from index import Config, KnowledgeBase
+from index.config import EmbeddingConfig
+from index.embedding import SentenceTransformerEmbedder
+from index.models import Span
+from index.store import NewPassage
+
+MODES = ("hybrid", "dense", "keyword")
+
+
+def measure(kb: KnowledgeBase, queries: list[str], label: str) -> None:
+    for mode in MODES:
+        for q in queries[:5]:  # warm caches
+            kb.search(q, k=5, mode=mode)  # type: ignore[arg-type]
+        latencies = []
+        for q in queries:
+            started = time.perf_counter()
+            kb.search(q, k=5, mode=mode)  # type: ignore[arg-type]
+            latencies.append(time.perf_counter() - started)
+        print(f"  {label:28} {mode:8} {summary_ms(latencies)}")
+
+
+def query_embedding_ms(embedder: SentenceTransformerEmbedder, queries: list[str]) -> str:
+    for q in queries[:5]:
+        embedder.embed_query(q)
+    times = []
+    for q in queries:
+        started = time.perf_counter()
+        embedder.embed_query(q)
+        times.append(time.perf_counter() - started)
+    return summary_ms(times)
+
+
+def pad(folder: Path, target: int, seed: int = 7) -> int:
+    """Add synthetic passages to the store in `folder` until it holds `target`."""
+    rng = random.Random(seed)
+    from index.store import SQLiteStore
+
+    store = SQLiteStore(folder / "geobot.sqlite3")
+    have = store.passage_count()
+    need = target - have
+    if need <= 0:
+        store.close()
+        return 0
+    sentences: list[str] = []
+    vectors: list[np.ndarray] = []
+    for _ids, matrix_batch in store.iter_vectors():
+        vectors.extend(matrix_batch)
+    for rows in store.iter_passage_texts():
+        for _, _, text in rows:
+            sentences.extend(s for s in text.split(". ") if len(s) > 30)
+    matrix = np.vstack(vectors)
+    noise = np.random.default_rng(seed)
+    per_article = 10
+    made = 0
+    with store.transaction():
+        for n in range(0, need, per_article):
+            count = min(per_article, need - n)
+            parts: list[str] = []
+            spans: list[tuple[int, int]] = []
+            offset = 0
+            for _ in range(count):
+                text = ". ".join(rng.sample(sentences, 6)) + "."
+                parts.append(text)
+                spans.append((offset, offset + len(text)))
+                offset += len(text) + 2
+            body = "\n\n".join(parts)
+            article_id = store.upsert_article(
+                existing_id=None,
+                key=f"synthetic:{n}",
+                title=f"Synthetic article {n}",
+                text=body,
+                url=None,
+                outlet="Synthetic",
+                published=None,
+                country=None,
+                language=None,
+                author=None,
+                source="bench",
+                content_hash=f"s{n}",
+                metadata_hash="",
+            )
+            base = matrix[noise.integers(0, len(matrix), size=count)]
+            padded = base + noise.normal(0, 0.05, size=base.shape).astype(np.float32)
+            padded /= np.linalg.norm(padded, axis=1, keepdims=True)
+            passages = [
+                NewPassage(i, a, b, (Span(a, b),), padded[i].astype(np.float32))
+                for i, (a, b) in enumerate(spans)
+            ]
+            store.insert_passages(article_id, f"Synthetic article {n}", body, passages)
+            made += count
+    store.close()
+    return made
+
+
+def padded_copy(source: Path, passages: int) -> Path:
+    """A copy of the store in `source` padded to `passages`, built once and kept."""
+    folder = CACHE / f"padded-{source.name}-{passages}"
+    if (folder / "complete").exists():
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    # A consistent copy of a live SQLite database: its backup API, not a file copy.
+    with (
+        sqlite3.connect(source / "geobot.sqlite3") as src,
+        sqlite3.connect(folder / "geobot.sqlite3") as dst,
+    ):
+        src.backup(dst)
+    shutil.copy(source / "vectors.faiss", folder / "vectors.faiss")
+    started = time.perf_counter()
+    added = pad(folder, passages)
+    print(f"\npadded with {added} synthetic passages in {time.perf_counter() - started:.1f} s")
+    (folder / "complete").write_text("ok\n")
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--passages", type=int, default=100_000)
+    parser.add_argument("--data", type=Path, default=DEV_DIR)
+    args = parser.parse_args()
+    dataset = load_dataset(require_dev_dir(args.data))
+    queries = [q.sentence for q in dataset.questions][: args.queries]
+    onnx = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
+    torch_path = SentenceTransformerEmbedder(EmbeddingConfig(query_backend="torch"))
+    print(f"query embedding, onnx ({onnx.query_backend}): {query_embedding_ms(onnx, queries)}")
+    print(f"query embedding, torch:        {query_embedding_ms(torch_path, queries)}")
+
+    kb = open_corpus(dataset, Config(), onnx, CACHE)
+    source = kb.data_dir
+    stats = kb.stats()
+    print(f"\ndev corpus: {stats.articles} articles, {stats.passages} passages")
+    measure(kb, queries, "dev corpus, onnx query")
+    kb.embedder = torch_path
+    measure(kb, queries, "dev corpus, torch query")
+    kb.close()
+
+    big = padded_copy(source, args.passages)
+    config = Config(data_dir=big)
+    started = time.perf_counter()
+    KnowledgeBase.open(config, onnx).close()  # rebuilds the index if it is stale
+    print(f"first open (rebuilds a stale vector index): {time.perf_counter() - started:.2f} s")
+    before = rss_mb()
+    started = time.perf_counter()
+    kb = KnowledgeBase.open(config, onnx)
+    opened = time.perf_counter() - started
+    kb.search(queries[0], k=5)
+    after = rss_mb()
+    stats = kb.stats()
+    size = disk_bytes(big)
+    print(
+        f"store: {stats.passages} passages; open {opened * 1000:.0f} ms (model loaded); "
+        f"resident memory +{after - before:.0f} MB "
+        f"({(after - before) * 1e6 / stats.passages:.0f} bytes/passage); "
+        f"disk {size / 1e6:.0f} MB ({size / stats.passages:.0f} bytes/passage)"
+    )
+    measure(kb, queries, f"{stats.passages} passages, onnx query")
+    kb.embedder = torch_path
+    measure(kb, queries, f"{stats.passages} passages, torch query")
+    kb.close()
+
+
+if __name__ == "__main__":
+    main()
