@@ -527,7 +527,12 @@ def eval_group() -> None:
 @eval_group.command(name="realtimeqa")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid")
-@click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option(
+    "--limit",
+    type=int,
+    default=None,
+    help="Only the first N questions, over only the articles found for them.",
+)
 @click.option(
     "--cache-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -559,6 +564,8 @@ def eval_realtimeqa(
 
     app = _app(config_path, data_dir)
     dataset = load_dataset(path)
+    if limit is not None:
+        dataset = dataset.subset(limit)
     cache = cache_dir or app.config.resolved_data_dir() / "eval"
     embedder = app.embedder()
     kb = open_corpus(
@@ -570,7 +577,7 @@ def eval_realtimeqa(
     )
     try:
         service = AnswerService(kb, app.config.answers)
-        report = evaluate(dataset, service, mode=mode, limit=limit)  # type: ignore[arg-type]
+        report = evaluate(dataset, service, mode=mode)  # type: ignore[arg-type]
     finally:
         kb.close()
     if details is not None:

@@ -57,6 +57,18 @@ class Dataset:
     questions: tuple[Question, ...]
     articles: tuple[ParsedArticle, ...]
     files: tuple[Path, ...]
+    results: dict[str, tuple[str, ...]]  # question id -> URLs its search returned
+
+    def subset(self, questions: int) -> Dataset:
+        """The first `questions` questions and only the articles found for them."""
+        kept = self.questions[:questions]
+        urls = {url for q in kept for url in self.results.get(q.id, ())}
+        return Dataset(
+            kept,
+            tuple(a for a in self.articles if a.url in urls),
+            self.files,
+            {q.id: self.results.get(q.id, ()) for q in kept},
+        )
 
 
 def _parse_day(value: str) -> datetime | None:
@@ -85,6 +97,7 @@ def load_dataset(path: Path) -> Dataset:
         raise BadInputError(str(path), "no *_qa.jsonl files found")
     questions: list[Question] = []
     articles: dict[str, ParsedArticle] = {}
+    results: dict[str, tuple[str, ...]] = {}
     files: list[Path] = []
     for qa_file in qa_files:
         gcs_file = qa_file.with_name(qa_file.name.replace("_qa.jsonl", "_gcs.jsonl"))
@@ -112,7 +125,10 @@ def load_dataset(path: Path) -> Dataset:
         ):
             if not line.strip():
                 continue
-            for result in json.loads(line).get("search_result", []):
+            record = json.loads(line)
+            found = record.get("search_result", [])
+            results[str(record.get("question_id"))] = tuple(r["url"] for r in found if r.get("url"))
+            for result in found:
                 url = result.get("url")
                 text = result.get("text") or ""
                 if not url or url in articles or not text.strip():
@@ -125,7 +141,7 @@ def load_dataset(path: Path) -> Dataset:
                     published=_parse_day(result.get("publish_date") or ""),
                     author=_authors(result.get("authors")),
                 )
-    return Dataset(tuple(questions), tuple(articles.values()), tuple(files))
+    return Dataset(tuple(questions), tuple(articles.values()), tuple(files), results)
 
 
 def _authors(value: object) -> str | None:
@@ -146,6 +162,8 @@ def corpus_key(dataset: Dataset, model_id: str, chunking: str) -> str:
     for path in dataset.files:
         stat = path.stat()
         digest.update(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}\n".encode())
+    for article in dataset.articles:
+        digest.update(f"{article.url}\n".encode())
     digest.update(f"{model_id}\n{chunking}\n".encode())
     return digest.hexdigest()[:16]
 
