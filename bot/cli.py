@@ -611,6 +611,77 @@ def eval_realtimeqa(
         click.echo(f"  {name:24} {value:8.3f}")
 
 
+@cli.command(name="bot")
+@common_options
+def run_bot(config_path: Path | None, data_dir: Path | None) -> None:
+    """Run the Discord bot (its token comes from the DISCORD_TOKEN environment variable)."""
+    import os
+
+    from bot.discord.runner import run
+
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        raise click.ClickException(
+            "DISCORD_TOKEN is not set: export the bot token from the Discord developer "
+            "portal as DISCORD_TOKEN (it is never read from a file)"
+        )
+    app = _app(config_path, data_dir)
+    run(app.config, app.embedder, token)
+
+
+@cli.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@common_options
+def feedback(
+    fmt: str, output: Path | None, config_path: Path | None, data_dir: Path | None
+) -> None:
+    """Export the helpful / not helpful votes left on the bot's answers."""
+    import csv
+    import io
+
+    from bot.state import BotState
+
+    app = _app(config_path, data_dir)
+    state = BotState(app.config.resolved_data_dir() / "bot.sqlite3")
+    try:
+        rows = [to_jsonable(r) for r in state.feedback()]
+    finally:
+        state.close()
+    if fmt == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    else:
+        buffer = io.StringIO()
+        fields = [
+            "answer_id",
+            "user_id",
+            "helpful",
+            "created_at",
+            "question",
+            "answer_text",
+            "declined",
+            "sources",
+        ]
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "sources": " ".join(row["sources"])})
+        text = buffer.getvalue()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(rows)} votes to {output}", err=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     cli.main(args=argv, prog_name="geobot")
 

@@ -3,11 +3,13 @@ Discord and feeds), in the same TOML file, validated the same strict way."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from index.config import Config, _Section
 
-__all__ = ["AnswerConfig", "BotConfig"]
+__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig"]
 
 
 class AnswerConfig(_Section):
@@ -58,5 +60,33 @@ class AnswerConfig(_Section):
     summary_word_budget: int = Field(default=180, ge=20, le=2000)
 
 
+class DiscordConfig(_Section):
+    """The Discord front end. The token is never read from here: only `DISCORD_TOKEN`."""
+
+    dev_guild_id: int | None = Field(
+        default=None,
+        description="sync commands to this server only, instantly (for development); "
+        "unset: sync globally (Discord may take up to an hour to show changes)",
+    )
+    allowed_channel_ids: list[int] = Field(
+        default_factory=list,
+        description="answer only in these channels (and threads in them); empty: everywhere",
+    )
+    cooldown_seconds: float = Field(
+        default=10.0, ge=0.0, description="per-user pause between questions; 0 turns it off"
+    )
+    follow_ups: Literal["thread", "inline"] = Field(
+        default="thread",
+        description="where a mention's answer and its follow-ups go: a new thread per "
+        "question, or inline replies in the channel",
+    )
+    workers: int = Field(
+        default=4, ge=1, le=64, description="threads answering questions off the event loop"
+    )
+    sources_page_size: int = Field(default=10, ge=1, le=25)
+    guild_ready_timeout: float = Field(default=2.0, ge=0.0)
+
+
 class BotConfig(Config):
     answers: AnswerConfig = AnswerConfig()
+    discord: DiscordConfig = DiscordConfig()

@@ -659,6 +659,9 @@ class KnowledgeBase:
             raise NotFoundError(f"no article with id {article_id}")
         return found
 
+    def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
+        return self.store.find_articles(text, limit=limit)
+
     def list_articles(self, *, limit: int | None = None, offset: int = 0) -> list[Article]:
         return self.store.list_articles(limit=limit, offset=offset)
 

@@ -661,6 +661,25 @@ class SQLiteStore:
         )
         return [self._article(r) for r in rows]
 
+    def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
+        """Articles whose title contains `text` (case-insensitive), newest first; an id
+        typed as a number matches that article too. For autocompletion."""
+        pattern = (
+            "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        article_id = int(text) if text.strip().isdigit() else -1
+        rows = (
+            self._reader()
+            .execute(
+                f"SELECT {self._ARTICLE_COLUMNS} FROM articles a"
+                " WHERE a.id = ? OR a.title LIKE ? ESCAPE '\\'"
+                " ORDER BY a.id = ? DESC, a.published IS NULL, a.published DESC LIMIT ?",
+                (article_id, pattern, article_id, limit),
+            )
+            .fetchall()
+        )
+        return [self._article(r) for r in rows]
+
     def date_span(self) -> tuple[datetime | None, datetime | None]:
         row = (
             self._reader().execute("SELECT min(published), max(published) FROM articles").fetchone()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,7 +19,7 @@ from bot.answers.service import AnswerService
 from bot.answers.text import content_terms
 from bot.answers.timewindow import TimeWindow
 
-__all__ = ["Conversation", "Turn", "is_follow_up"]
+__all__ = ["Conversation", "Turn", "follow_up_context", "is_follow_up"]
 
 _OPENERS = re.compile(
     r"^\s*(?:and|but|so|also|then|what about|how about|and what|what else|why|how come)\b",
@@ -42,7 +43,26 @@ def is_follow_up(question: str) -> bool:
 class Turn:
     question: str
     answer: Answer
-    window: TimeWindow | None
+
+
+def follow_up_context(
+    question: str, previous: Sequence[Answer], *, memory: int = 2
+) -> tuple[tuple[str, ...], TimeWindow | None, frozenset[tuple[int, int]]]:
+    """What a follow-up inherits from the earlier answers of its conversation.
+
+    Returns the earlier questions to search with, the preferred dates of the last one
+    (unless they were a strict filter), and the sentences (article id, start) already
+    quoted, which are not repeated. A question that is not a follow-up inherits nothing.
+    """
+    if not previous or not is_follow_up(question):
+        return (), None, frozenset()
+    recent = previous[-memory:]
+    last = recent[-1].window
+    window = None
+    if last is not None and not last.strict:
+        window = TimeWindow(since=last.since, until=last.until, expression=last.expression or "")
+    shown = frozenset((c.article_id, c.start) for a in previous for c in a.citations)
+    return tuple(a.question for a in recent), window, shown
 
 
 class Conversation:
@@ -62,45 +82,30 @@ class Conversation:
         with self._lock:
             return tuple(self._turns)
 
-    def context_for(self, question: str) -> tuple[tuple[str, ...], TimeWindow | None]:
-        """The earlier questions and dates that a new `question` should be read with."""
+    def context_for(
+        self, question: str
+    ) -> tuple[tuple[str, ...], TimeWindow | None, frozenset[tuple[int, int]]]:
+        """The earlier questions, dates and quoted sentences a new `question` leans on."""
         with self._lock:
-            turns = list(self._turns)
-        if not turns or not is_follow_up(question):
-            return (), None
-        recent = turns[-self._memory :]
-        return tuple(t.question for t in recent), recent[-1].window
+            previous = [t.answer for t in self._turns]
+        return follow_up_context(question, previous, memory=self._memory)
 
     def ask(self, question: str, **options: object) -> Answer:
-        context, window = self.context_for(question)
+        context, window, shown = self.context_for(question)
         answer = self._service.ask(
             question,
             as_of=self._as_of,
             context=context,
             inherited_window=window,
-            already_shown=self.shown() if context else frozenset(),
+            already_shown=shown,
             **options,  # type: ignore[arg-type]
         )
         self.record(question, answer)
         return answer
 
-    def shown(self) -> frozenset[tuple[int, int]]:
-        """The sentences (article id, start) this conversation has already quoted."""
-        with self._lock:
-            return frozenset(
-                (c.article_id, c.start) for turn in self._turns for c in turn.answer.citations
-            )
-
     def record(self, question: str, answer: Answer) -> None:
-        window = None
-        if answer.window is not None and not answer.window.strict:
-            window = TimeWindow(
-                since=answer.window.since,
-                until=answer.window.until,
-                expression=answer.window.expression or "",
-            )
         with self._lock:
-            self._turns.append(Turn(question, answer, window))
+            self._turns.append(Turn(question, answer))
             del self._turns[: -max(self._memory * 4, 8)]
 
     def reset(self) -> None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-__all__ = ["Answer", "Citation", "DateWindow", "Source", "Timings"]
+__all__ = [
+    "Answer",
+    "Citation",
+    "DateWindow",
+    "Source",
+    "Timings",
+    "answer_from_dict",
+    "answer_to_dict",
+]
 
 AnswerKind = Literal["answer", "article_summary", "topic_summary"]
 
@@ -91,3 +99,57 @@ class Answer:
     @property
     def word_count(self) -> int:
         return len(self.text.split())
+
+
+def _day(value: object) -> date | None:
+    return date.fromisoformat(str(value)) if value else None
+
+
+def _moment(value: object) -> datetime | None:
+    return datetime.fromisoformat(str(value)) if value else None
+
+
+def answer_to_dict(answer: Answer) -> dict[str, Any]:
+    """A JSON-ready dict of `answer` (dates as ISO strings), the form `--json` prints."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, datetime | date):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return {k: convert(v) for k, v in asdict(answer).items()}
+
+
+def answer_from_dict(data: dict[str, Any]) -> Answer:
+    """The inverse of :func:`answer_to_dict` (for answers kept in the bot's database)."""
+    window = data.get("window")
+    coverage = data.get("coverage")
+    return Answer(
+        question=data["question"],
+        text=data["text"],
+        citations=tuple(Citation(**c) for c in data["citations"]),
+        sources=tuple(
+            Source(**{**s, "published": _moment(s.get("published"))}) for s in data["sources"]
+        ),
+        declined=bool(data["declined"]),
+        window=DateWindow(
+            since=_day(window.get("since")),
+            until=_day(window.get("until")),
+            description=window["description"],
+            strict=bool(window["strict"]),
+            expression=window.get("expression"),
+        )
+        if window
+        else None,
+        timings=Timings(**data.get("timings", {})),
+        kind=data.get("kind", "answer"),
+        method=data.get("method", "extractive"),
+        search_query=data.get("search_query"),
+        coverage=(_day(coverage[0]), _day(coverage[1])) if coverage else None,
+        confidence=data.get("confidence"),
+        notes=tuple(data.get("notes", ())),
+    )

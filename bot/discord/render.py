@@ -1,0 +1,748 @@
+"""Answer-service results as Discord message payloads: pure functions, no network.
+
+Everything here returns `discord.Embed` objects (or plain strings) that stay inside
+Discord's size limits, so a send never fails with "400 Bad Request", and whose text
+cannot ping anyone, however hostile the articles or the question are.
+
+Answer text is made of quoted sentences, each followed by its marker " [n]". When an
+answer has to be split (several embeds) or shortened, the cut always falls right after a
+marker, so a quote is never separated from the source that vouches for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from urllib.parse import quote as percent_encode
+from urllib.parse import urlsplit, urlunsplit
+
+import discord
+
+from bot.answers.models import Answer, Source
+from index.models import Article, SearchHit
+
+__all__ = [
+    "LIMITS",
+    "format_day",
+    "neutralize_mentions",
+    "render_answer",
+    "render_hits",
+    "render_passages",
+    "render_sources_page",
+    "source_credit",
+    "split_text",
+]
+
+
+@dataclass(frozen=True)
+class DiscordLimits:
+    """Discord's documented maxima for one message (characters, unless a count)."""
+
+    content: int = 2000
+    embed_title: int = 256
+    embed_description: int = 4096
+    embed_fields: int = 25
+    field_name: int = 256
+    field_value: int = 1024
+    footer_text: int = 2048
+    author_name: int = 256
+    embed_total: int = 6000  # all embeds of one message together
+    embeds_per_message: int = 10
+
+
+LIMITS = DiscordLimits()
+
+ANSWER_COLOUR = discord.Colour(0x4A7FB5)  # a calm blue
+DECLINED_COLOUR = discord.Colour(0x8E9297)  # grey: nothing was answered
+SHORTENED_NOTE = "… (answer shortened to fit Discord)"
+ELLIPSIS = "…"
+ZWSP = "\u200b"
+
+# How much of a title or outlet a source line may use: a line must stay well inside a
+# field value (1,024) even with a long URL, and shorter lines leave room for the answer.
+SOURCE_TITLE_MAX = 200
+CREDIT_MAX = 120
+URL_MAX = 512  # a longer URL is left out (plain title) rather than eat the answer's room
+SNIPPET_MAX = 300
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+# '@everyone'/'@here' ping anywhere in a message; '<@123>', '<@!123>' (user) and '<@&123>'
+# (role) are mention syntax. A zero-width space after '@' keeps the text readable and
+# breaks the syntax. Case-insensitive and without word boundaries: over-neutralizing
+# costs an invisible character, under-neutralizing costs a ping.
+_MENTION = re.compile(r"@(?=everyone|here)|<@(?!\u200b)", re.IGNORECASE)
+
+_MARKER = re.compile(r"\[(\d+)\]")
+# A citation marker closing a sentence: whitespace, "[n]", then whitespace or the end.
+_MARKER_END = re.compile(r"\s\[(\d+)\](?=\s|$)")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
+_BEFORE_MARKER = re.compile(r"\s*\[\d+\]")
+_LINK_TEXT_TABLE = str.maketrans("[]\\`", "()/'")
+_HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]+")
+
+# Characters kept as they are in URL paths, queries and fragments. Everything else is
+# percent-encoded: spaces, '(' ')' '[' ']' '<' '>' would end a markdown link early, and
+# '@' keeps raw mention text out of anything we render.
+_URL_SAFE = "!#$%&'*+,-./:;=?_~"
+
+
+# ---------------------------------------------------------------------------------------
+# Small text helpers
+
+
+def neutralize_mentions(text: str) -> str:
+    """`text` with every mention made harmless by a zero-width space after its '@'.
+
+    '@everyone' and '@here' still read the same but cannot ping; '<@123>', '<@!123>' and
+    '<@&123>' no longer parse as user or role mentions. Channel links ('<#123>') are
+    harmless and left alone. Idempotent. Senders should also pass
+    ``allowed_mentions=discord.AllowedMentions.none()``; this is the second safeguard.
+    """
+    return _MENTION.sub(lambda m: m.group(0) + ZWSP, text)
+
+
+def format_day(value: date | datetime | None) -> str:
+    """ "12 Apr 2024", or "undated"; English month names whatever the locale."""
+    if value is None:
+        return "undated"
+    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def _credit(outlet: str | None, country: str | None, published: date | None) -> str:
+    where = _collapse(outlet or "")
+    country = _collapse(country or "")
+    if where and country:
+        where += f" ({country})"
+    elif country:
+        where = country
+    day = format_day(published) if published is not None else ""
+    return ", ".join(part for part in (where, day) if part)
+
+
+def source_credit(source: Source) -> str:
+    """ "Reuters (GB), 4 Mar 2025"; unknown parts are left out, not guessed (raw text:
+    renderers neutralize it)."""
+    return _credit(source.outlet, source.country, source.published)
+
+
+def _collapse(text: str) -> str:
+    """One line: runs of whitespace (newlines too) become one space."""
+    return " ".join(text.split())
+
+
+def _trim(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, at a word boundary where one is near,
+    ending in '…' when anything was cut."""
+    if len(text) <= limit:
+        return text
+    if limit <= 1:
+        return ELLIPSIS[:limit]
+    head = text[: limit - 1]
+    space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+    # Cutting at a far-back space would throw away most of the room; a hard cut is better.
+    if space >= (limit - 1) // 2:
+        head = head[:space]
+    return head.rstrip() + ELLIPSIS
+
+
+def _line(text: str, limit: int) -> str:
+    """Untrusted text as one neutralized line of at most `limit` characters."""
+    return _trim(neutralize_mentions(_collapse(text)), limit)
+
+
+def _link_text(title: str, limit: int) -> str:
+    """A title that can stand inside "[...](url)" without ending it early.
+
+    Brackets become parentheses and backslashes slashes (a backslash could escape the
+    closing bracket); backticks would open a code span across lines, so they become
+    quotes; emphasis characters are escaped so two titles cannot format each other.
+    """
+    cleaned = _collapse(title).translate(_LINK_TEXT_TABLE)
+    cleaned = re.sub(r"([*_~|])", r"\\\1", cleaned)
+    cleaned = neutralize_mentions(cleaned) or "untitled"
+    if len(cleaned) > limit:
+        cleaned = _trim(cleaned, limit)
+        # A cut may leave a lone escaping backslash before the '…'; drop it.
+        cleaned = cleaned[:-1].rstrip("\\") + ELLIPSIS
+    return cleaned
+
+
+def _safe_url(url: str | None) -> str | None:
+    """An http(s) URL safe to put in "(...)" of a markdown link, or None.
+
+    Credentials are dropped, and characters that would end the link or form a mention
+    are percent-encoded (equivalent for any web server).
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or not _HOST.fullmatch(host):
+        return None
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    safe = urlunsplit(
+        (
+            parts.scheme.lower(),
+            netloc,
+            percent_encode(parts.path, safe=_URL_SAFE),
+            percent_encode(parts.query, safe=_URL_SAFE),
+            percent_encode(parts.fragment, safe=_URL_SAFE),
+        )
+    )
+    return safe if len(safe) <= URL_MAX else None
+
+
+def _link(title: str, url: str | None, title_limit: int) -> str:
+    """ "[Title](url)", or the cleaned title alone when there is no usable URL."""
+    text = _link_text(title, title_limit)
+    safe = _safe_url(url)
+    return f"[{text}]({safe})" if safe else text
+
+
+def _duration(ms: float) -> str:
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def _span(first: date | None, last: date | None) -> str | None:
+    """A date range written compactly: "3–12 Apr 2024", "3 Jan – 12 Apr 2024"."""
+    if first is None and last is None:
+        return None
+    if last is None:
+        return f"since {format_day(first)}"
+    if first is None:
+        return f"until {format_day(last)}"
+    if (first.year, first.month, first.day) == (last.year, last.month, last.day):
+        return format_day(first)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first.day}–{last.day} {_MONTHS[last.month - 1]} {last.year}"
+    if first.year == last.year:
+        return f"{first.day} {_MONTHS[first.month - 1]} – {format_day(last)}"
+    return f"{format_day(first)} – {format_day(last)}"
+
+
+# ---------------------------------------------------------------------------------------
+# Limits
+
+
+def _embed_length(embed: discord.Embed) -> int:
+    """The characters Discord counts toward the 6,000 per message: title, description,
+    field names and values, footer text and author name. discord.py's ``len(embed)``
+    counts exactly these (checked in the tests), so it is the single source of truth."""
+    return len(embed)
+
+
+def _fits(embeds: Sequence[discord.Embed]) -> bool:
+    """Whether one message carrying `embeds` is within every Discord limit."""
+    if not embeds or len(embeds) > LIMITS.embeds_per_message:
+        return False
+    if sum(_embed_length(e) for e in embeds) > LIMITS.embed_total:
+        return False
+    for embed in embeds:
+        data = embed.to_dict()
+        fields = data.get("fields", [])
+        if (
+            len(data.get("title", "")) > LIMITS.embed_title
+            or len(data.get("description", "")) > LIMITS.embed_description
+            or len(fields) > LIMITS.embed_fields
+            or len(data.get("footer", {}).get("text", "")) > LIMITS.footer_text
+            or len(data.get("author", {}).get("name", "")) > LIMITS.author_name
+        ):
+            return False
+        for field in fields:
+            name, value = field.get("name", ""), field.get("value", "")
+            # Discord also rejects empty field names and values.
+            if not name or not value:
+                return False
+            if len(name) > LIMITS.field_name or len(value) > LIMITS.field_value:
+                return False
+    return True
+
+
+def _pack_lines(lines: Iterable[str], limit: int) -> list[str]:
+    """Lines joined by newlines into as few blocks of at most `limit` characters as
+    greedy packing gives (each line must already fit on its own)."""
+    blocks: list[str] = []
+    current = ""
+    for line in lines:
+        if current and len(current) + 1 + len(line) <= limit:
+            current += "\n" + line
+        else:
+            if current:
+                blocks.append(current)
+            current = line
+    if current:
+        blocks.append(current)
+    return blocks
+
+
+def _add_fields(embed: discord.Embed, name: str, lines: Sequence[str]) -> None:
+    """`lines` as fields "name", "name (cont.)", ... each within a field value."""
+    for i, value in enumerate(_pack_lines(lines, LIMITS.field_value)):
+        embed.add_field(name=name if i == 0 else f"{name} (cont.)", value=value, inline=False)
+
+
+# ---------------------------------------------------------------------------------------
+# Answers
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """One cited sentence as displayed: its (neutralized) quote and its marker.
+
+    `sep` is the whitespace that joined it to the previous sentence in the answer (" "
+    within a source, a blank line between sources); it is dropped at an embed's start.
+    """
+
+    sep: str
+    quote: str
+    marker: str
+    numbers: frozenset[int]
+
+    @property
+    def body(self) -> str:
+        return self.quote + self.marker
+
+    def capped(self, limit: int) -> _Piece:
+        """This sentence within `limit` characters: the quote is cut at a word boundary
+        with '…' *before* the marker, so the citation survives the cut."""
+        if len(self.body) <= limit:
+            return self
+        room = max(limit - len(self.marker), 1)
+        return replace(self, quote=_trim(self.quote, room))
+
+
+# Builds the embeds of an answer from the sentences kept (and whether any were dropped).
+_Builder = Callable[[Sequence[_Piece], bool], list[discord.Embed]]
+
+
+def _numbers_in(text: str) -> set[int]:
+    return {int(n) for n in _MARKER.findall(text)}
+
+
+def _separator(gap: str, first: bool) -> str:
+    if first:
+        return ""
+    return "\n\n" if "\n" in gap else " "
+
+
+def _pieces_from_citations(answer: Answer) -> list[_Piece] | None:
+    """The sentences of `answer.text` as its citations place them, or None when the
+    citations do not tile the text (then the text is parsed instead)."""
+    text = answer.text
+    citations = sorted(answer.citations, key=lambda c: c.answer_start)
+    if not citations:
+        return None
+    pieces: list[_Piece] = []
+    covered = 0
+    for citation in citations:
+        marker = f" [{citation.number}]"
+        gap = text[covered : citation.answer_start]
+        if (
+            citation.answer_start < covered
+            or gap.strip()
+            or text[citation.answer_start : citation.answer_end] != citation.quote
+            or text[citation.answer_end : citation.answer_end + len(marker)] != marker
+        ):
+            return None
+        # A quote may itself contain "[3]"; listing source 3 too is harmless, while
+        # leaving out a number a reader sees would not be.
+        numbers = frozenset({citation.number} | _numbers_in(citation.quote))
+        quote = neutralize_mentions(citation.quote)
+        pieces.append(_Piece(_separator(gap, not pieces), quote, marker, numbers))
+        covered = citation.answer_end + len(marker)
+    if text[covered:].strip():
+        return None
+    return pieces
+
+
+def _pieces_from_text(text: str) -> list[_Piece]:
+    """The sentences of `text` split right after each " [n]" marker (the fallback when
+    citations are missing or inconsistent with the text)."""
+    pieces: list[_Piece] = []
+    position = 0
+    for match in _MARKER_END.finditer(text):
+        segment = text[position : match.end()]
+        body = segment.lstrip()
+        bracket = f"[{match.group(1)}]"
+        quote = body[: len(body) - len(bracket)].rstrip()
+        marker = f" {bracket}" if quote else bracket
+        gap = segment[: len(segment) - len(body)]
+        numbers = frozenset(_numbers_in(body))
+        pieces.append(
+            _Piece(_separator(gap, not pieces), neutralize_mentions(quote), marker, numbers)
+        )
+        position = match.end()
+    rest = text[position:]
+    if rest.strip():
+        body = rest.strip()
+        gap = rest[: len(rest) - len(rest.lstrip())]
+        numbers = frozenset(_numbers_in(body))
+        pieces.append(_Piece(_separator(gap, not pieces), neutralize_mentions(body), "", numbers))
+    return pieces
+
+
+def _answer_pieces(answer: Answer) -> list[_Piece]:
+    pieces = _pieces_from_citations(answer)
+    if pieces is None:
+        pieces = _pieces_from_text(answer.text)
+    return [p.capped(LIMITS.embed_description) for p in pieces]
+
+
+def _pack_pieces(pieces: Sequence[_Piece], limit: int) -> list[str]:
+    """Whole sentences packed greedily into descriptions of at most `limit` characters:
+    a description only ever ends right after a marker (or the shortening note)."""
+    descriptions: list[str] = []
+    current = ""
+    for piece in pieces:
+        if current and len(current) + len(piece.sep) + len(piece.body) <= limit:
+            current += piece.sep + piece.body
+        else:
+            if current:
+                descriptions.append(current)
+            current = piece.body
+    if current:
+        descriptions.append(current)
+    return descriptions
+
+
+def _title(answer: Answer) -> str:
+    question = _line(answer.question, LIMITS.embed_title)
+    if question:
+        return question
+    return {"article_summary": "Article summary", "topic_summary": "Topic summary"}.get(
+        answer.kind, "Answer"
+    )
+
+
+def _footer(answer: Answer, show_method: bool) -> str:
+    lines: list[str] = []
+    if answer.window is not None:
+        how = "only" if answer.window.strict else "preferring"
+        lines.append(f"Dates: {how} {_collapse(answer.window.description)}")
+    if answer.coverage is not None:
+        span = _span(*answer.coverage)
+        if span:
+            lines.append(f"Sources cover {span}")
+    if show_method:
+        took = _duration(answer.timings.total_ms)
+        if answer.declined:
+            lines.append(f"no answer found · {took}")
+        else:
+            lines.append(f"{_collapse(answer.method)} · every sentence quoted · {took}")
+    if not answer.declined:
+        # A declined answer's notes are internal reasons (its text already says why).
+        lines.extend(f"Note: {_collapse(note)}" for note in answer.notes if note.strip())
+    return _trim(neutralize_mentions("\n".join(lines)), LIMITS.footer_text)
+
+
+def _source_line(source: Source) -> str:
+    """ "[1] [Title](url) — Reuters (GB), 4 Mar 2025", at most ~900 characters."""
+    line = f"[{source.number}] {_link(source.title, source.url, SOURCE_TITLE_MAX)}"
+    credit = _line(source_credit(source), CREDIT_MAX)
+    return f"{line} — {credit}" if credit else line
+
+
+def _answer_embeds(
+    title: str,
+    pieces: Sequence[_Piece],
+    sources: Sequence[Source],
+    footer: str,
+    *,
+    field_name: str = "Sources",
+    colour: discord.Colour = ANSWER_COLOUR,
+) -> list[discord.Embed]:
+    descriptions = _pack_pieces(pieces, LIMITS.embed_description) or [""]
+    embeds = [
+        discord.Embed(title=title if i == 0 else None, description=text or None, colour=colour)
+        for i, text in enumerate(descriptions)
+    ]
+    # Sources and footer go on the last embed, right under the text they support.
+    last = embeds[-1]
+    _add_fields(last, field_name, [_source_line(s) for s in sorted(sources, key=_number)])
+    if footer:
+        last.set_footer(text=footer)
+    return embeds
+
+
+def _number(source: Source) -> int:
+    return source.number
+
+
+def render_answer(answer: Answer, *, show_method: bool = True) -> list[discord.Embed]:
+    """`answer` as the embeds of one message, within every Discord limit.
+
+    The text is split across embeds only right after a " [n]" marker; the Sources
+    field(s) and the footer (dates, coverage, method) sit on the last embed. When the
+    whole answer cannot fit one message, trailing sentences are dropped whole and a
+    note says so; every source cited by the sentences kept is still listed.
+    """
+    if answer.declined:
+        return [_render_declined(answer, show_method)]
+    title = _title(answer)
+    footer = _footer(answer, show_method)
+    pieces = _answer_pieces(answer)
+    note = _Piece("\n\n", SHORTENED_NOTE, "", frozenset())
+
+    def build(kept: Sequence[_Piece], shortened: bool) -> list[discord.Embed]:
+        cited: set[int] = set()
+        for piece in kept:
+            cited |= piece.numbers
+        # Not shortened: every listed source stays (the service lists only cited ones).
+        # Shortened: only those the remaining sentences cite; the others would puzzle.
+        sources = [s for s in answer.sources if not shortened or s.number in cited]
+        return _answer_embeds(title, [*kept, note] if shortened else kept, sources, footer)
+
+    whole = build(pieces, shortened=False)
+    if _fits(whole):
+        return whole
+    if not pieces:
+        # No text at all (the service never sends that): list as many sources as fit.
+        sources = list(answer.sources)
+        while sources and not _fits(whole):
+            sources.pop()
+            whole = _answer_embeds(title, [], sources, footer)
+        return whole
+    # Fewer sentences never need more room (text, sources and embed count only grow
+    # with each sentence kept), so the longest prefix that fits is found by bisection.
+    low, high = 1, len(pieces) - 1
+    best: list[discord.Embed] | None = None
+    while low <= high:
+        middle = (low + high) // 2
+        candidate = build(pieces[:middle], shortened=True)
+        if _fits(candidate):
+            best, low = candidate, middle + 1
+        else:
+            high = middle - 1
+    if best is not None:
+        return best
+    return _first_sentence_only(pieces, build)
+
+
+def _first_sentence_only(
+    pieces: Sequence[_Piece],
+    build: _Builder,
+) -> list[discord.Embed]:
+    """Even the first sentence alone is too long (a huge quote next to a long footer and
+    title): cut its quote until the message fits, keeping its marker."""
+    shortened = len(pieces) > 1
+    first = pieces[0]
+    for _ in range(8):
+        embeds = build([first], shortened)
+        excess = sum(_embed_length(e) for e in embeds) - LIMITS.embed_total
+        if _fits(embeds):
+            return embeds
+        first = first.capped(len(first.body) - max(excess, 1) - 1)
+    # Unreachable with Discord's limits (title + footer + one source line < 3,500
+    # characters); a bare marker is the last resort so the message still sends.
+    return build([replace(first, quote=ELLIPSIS)], shortened)
+
+
+def _render_declined(answer: Answer, show_method: bool) -> discord.Embed:
+    text = neutralize_mentions(answer.text.strip()) or "No answer found in the articles."
+    description = _trim(text, LIMITS.embed_description)
+    footer = _footer(answer, show_method)
+    sources = sorted(answer.sources, key=_number)
+    # Closest sources are suggestions, not citations: drop trailing ones if they overflow.
+    while True:
+        embed = _answer_embeds(
+            _title(answer),
+            [_Piece("", description, "", frozenset())],
+            sources,
+            footer,
+            field_name="Closest sources",
+            colour=DECLINED_COLOUR,
+        )[0]
+        if _fits([embed]) or not sources:
+            break
+        sources = sources[:-1]
+    if not _fits([embed]):
+        excess = _embed_length(embed) - LIMITS.embed_total
+        embed.description = _trim(description, len(description) - excess)
+    return embed
+
+
+# ---------------------------------------------------------------------------------------
+# Passages, search hits, the sources list
+
+
+def _more_note(count: int, what: str) -> str:
+    return f"{count} more {what} not shown (Discord's size limits)"
+
+
+def render_passages(answer: Answer) -> list[discord.Embed]:
+    """Each citation's quote as a field "[n] Title — Outlet, date", for the asker only.
+
+    Fields are spread over embeds (25 per embed); when the message would exceed 6,000
+    characters or 10 embeds, the rest are left out and the footer says how many.
+    """
+    citations = sorted(answer.citations, key=lambda c: c.answer_start)
+    if not citations:
+        return [
+            discord.Embed(
+                title="Quoted passages",
+                description="This answer quotes no passages.",
+                colour=DECLINED_COLOUR,
+            )
+        ]
+    by_number = {s.number: s for s in answer.sources}
+    fields: list[tuple[str, str]] = []
+    for citation in citations:
+        source = by_number.get(citation.number)
+        head = f"[{citation.number}] "
+        if source is None:
+            name = f"{head}(source not listed)"
+        else:
+            credit = _line(source_credit(source), CREDIT_MAX)
+            tail = f" — {credit}" if credit else ""
+            room = LIMITS.field_name - len(head) - len(tail)
+            name = head + (_line(source.title, room) or "untitled") + tail
+        value = _trim(neutralize_mentions(citation.quote.strip()), LIMITS.field_value)
+        fields.append((_trim(name, LIMITS.field_name), value or "(empty quote)"))
+
+    title = "Quoted passages"
+    embeds = [discord.Embed(title=title, colour=ANSWER_COLOUR)]
+    reserve = len(_more_note(len(fields), "passages"))  # room for the footer, if needed
+    total = len(title)
+    shown = 0
+    for name, value in fields:
+        size = len(name) + len(value)
+        if total + size > LIMITS.embed_total - reserve:
+            break
+        if len(embeds[-1].fields) >= LIMITS.embed_fields:
+            if len(embeds) >= LIMITS.embeds_per_message:
+                break
+            embeds.append(discord.Embed(colour=ANSWER_COLOUR))
+        embeds[-1].add_field(name=name, value=value, inline=False)
+        total += size
+        shown += 1
+    if shown < len(fields):
+        embeds[-1].set_footer(text=_more_note(len(fields) - shown, "passages"))
+    return embeds
+
+
+def render_hits(query: str, hits: Sequence[SearchHit]) -> list[discord.Embed]:
+    """/search results: one embed, a field per hit with its outlet, date, link and a
+    snippet of the passage that matched."""
+    embed = discord.Embed(title=_line(f"Search: {query}", LIMITS.embed_title), colour=ANSWER_COLOUR)
+    if not hits:
+        embed.description = "No matching passages."
+        return [embed]
+    reserve = len(_more_note(len(hits), "hits"))
+    total = _embed_length(embed)
+    shown = 0
+    for hit in hits:
+        article = hit.article
+        name = _line(f"{hit.rank}. {article.title}", LIMITS.field_name)
+        credit = _line(_credit(article.outlet, article.country, article.published), CREDIT_MAX)
+        url = _safe_url(article.url)
+        header = " · ".join(part for part in (credit, f"[link]({url})" if url else "") if part)
+        snippet = _line(hit.passage.text, SNIPPET_MAX) or "(empty passage)"
+        value = _trim(f"{header}\n> {snippet}" if header else f"> {snippet}", LIMITS.field_value)
+        size = len(name) + len(value)
+        if len(embed.fields) >= LIMITS.embed_fields or total + size > LIMITS.embed_total - reserve:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        total += size
+        shown += 1
+    if shown < len(hits):
+        embed.set_footer(text=_more_note(len(hits) - shown, "hits"))
+    return [embed]
+
+
+def render_sources_page(
+    articles: Sequence[Article], *, page: int, pages: int, total: int
+) -> discord.Embed:
+    """One page of /sources: "`id` date · outlet · [title](url)" lines."""
+    noun = "article" if total == 1 else "articles"
+    embed = discord.Embed(
+        title=f"Sources (page {page}/{pages}, {total} {noun})", colour=ANSWER_COLOUR
+    )
+    if not articles:
+        embed.description = "No articles stored." if total == 0 else "No articles on this page."
+        return embed
+    lines: list[str] = []
+    for article in articles:
+        parts = [f"`{article.id}` {format_day(article.published)}"]
+        outlet = _line(article.outlet or "", CREDIT_MAX)
+        if outlet:
+            parts.append(outlet)
+        parts.append(_link(article.title, article.url, SOURCE_TITLE_MAX))
+        lines.append(" · ".join(parts))
+    limit = LIMITS.embed_description
+    description = "\n".join(lines)
+    shown = len(lines)
+    # Too many long lines for one description: keep whole lines and say what was left out.
+    while len(description) > limit and shown > 0:
+        shown -= 1
+        note = "… " + _more_note(len(lines) - shown, "articles on this page")
+        description = "\n".join([*lines[:shown], note])
+    embed.description = description
+    return embed
+
+
+# ---------------------------------------------------------------------------------------
+# Plain text
+
+
+def split_text(text: str, limit: int = LIMITS.content) -> list[str]:
+    """`text` in chunks of at most `limit` characters (e.g. message contents).
+
+    Cuts prefer, in order: right after a " [n]" marker, a paragraph break, a sentence
+    end, a space; a cut never falls inside a marker nor between a sentence and its
+    marker. A boundary type is used only if it keeps the chunk at least half full,
+    else the next is tried. Whitespace at the cuts is dropped; blank text gives [].
+    This does not neutralize mentions: callers sending the chunks do that.
+    """
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    chunks: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        cut = _best_cut(rest, limit)
+        chunks.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest:
+        chunks.append(rest)
+    return chunks
+
+
+def _best_cut(text: str, limit: int) -> int:
+    """Where to end the next chunk of `text` (which is longer than `limit`)."""
+
+    def before_marker(position: int) -> bool:
+        return _BEFORE_MARKER.match(text, position) is not None
+
+    after_markers = [
+        m.end()
+        for m in _MARKER.finditer(text, 0, limit)
+        if m.start() > 0 and text[m.start() - 1].isspace() and text[m.end()].isspace()
+    ]
+    paragraphs = [m.start() for m in re.finditer(r"\n\s*\n", text[: limit + 1])]
+    sentences = [m.end() for m in _SENTENCE_END.finditer(text[: limit + 1])]
+    spaces = [m.start() for m in re.finditer(r"\s", text[: limit + 1])]
+    kinds = [
+        [c for c in candidates if 0 < c <= limit and not before_marker(c)]
+        for candidates in (after_markers, paragraphs, sentences, spaces)
+    ]
+    for candidates in kinds:
+        if candidates and max(candidates) >= limit // 2:
+            return max(candidates)
+    anywhere = [c for candidates in kinds for c in candidates]
+    if anywhere:
+        return max(anywhere)
+    # No whitespace at all in reach: a hard cut, moved back out of a marker it would split.
+    for m in _MARKER.finditer(text):
+        if m.start() >= limit:
+            break
+        if m.start() < limit < m.end() and m.start() > 0:
+            return m.start()
+    return limit

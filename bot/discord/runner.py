@@ -1,0 +1,58 @@
+"""Starting and stopping the bot: load once, run until SIGINT/SIGTERM, close cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+
+from bot.answers.service import AnswerService
+from bot.config import BotConfig
+from bot.discord.app import Backend, GeobotClient
+from bot.state import BotState
+from index import Embedder, KnowledgeBase
+
+__all__ = ["backend_factory", "run", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+def backend_factory(config: BotConfig, embedder: Callable[[], Embedder]) -> Callable[[], Backend]:
+    """What `setup_hook` calls once: open the knowledge base and load the model."""
+
+    def build() -> Backend:
+        kb = KnowledgeBase.open(config, embedder())
+        kb.embedder.embed_query("warm up")  # load the model now, not on the first question
+        state = BotState(config.resolved_data_dir() / "bot.sqlite3")
+        return Backend(AnswerService(kb, config.answers), state)
+
+    return build
+
+
+async def serve(client: GeobotClient, token: str) -> None:
+    """Run `client` until it closes or the process is asked to stop."""
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        # Not every platform (or a non-main thread) can install them.
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stopping.set)
+    async with client:
+        runner = asyncio.create_task(client.start(token))
+        stopper = asyncio.create_task(stopping.wait())
+        done, _ = await asyncio.wait({runner, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if stopper in done:
+            log.info("stopping: closing the Discord connection")
+        await client.close()
+        stopper.cancel()
+        if runner in done:
+            runner.result()  # re-raise a login or connection failure
+        else:
+            await asyncio.gather(runner, return_exceptions=True)
+
+
+def run(config: BotConfig, embedder: Callable[[], Embedder], token: str) -> None:
+    client = GeobotClient(config, backend_factory(config, embedder))
+    asyncio.run(serve(client, token))
