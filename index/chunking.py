@@ -21,6 +21,9 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # Given a text, the character span of each of its word pieces.
 TokenSpans = Callable[[str], list[tuple[int, int]]]
 
+# Share of the target a passage must hold before a paragraph end may close it.
+PARAGRAPH_FILL = 0.6
+
 
 @dataclass(frozen=True)
 class Chunk:
@@ -45,7 +48,7 @@ def chunk_sentences(
     """Group `sentences` of `text` into chunks of at most `budget` word pieces.
 
     A chunk is closed once it holds `target` word pieces, the next sentence would not
-    fit, or a paragraph ends and the chunk is at least half the target. `budget` is what
+    fit, or a paragraph ends and the chunk holds `PARAGRAPH_FILL` of the target. `budget` is what
     is left of the model window after special tokens and any title.
     """
     if budget < 1:
@@ -56,13 +59,13 @@ def chunk_sentences(
     current: list[int] = []  # indexes into pieces
     current_tokens = 0
     for index, size in enumerate(sizes):
-        # A paragraph is a natural unit of a news story: end the passage with it once the
-        # passage is at least half full, rather than spilling into the next paragraph.
+        # A paragraph is a natural unit of a news story: end the passage with one once the
+        # passage is well filled, rather than spilling a few words into the next.
         paragraph_ends = index > 0 and "\n" in text[pieces[index - 1].end : pieces[index].start]
         if current and (
             current_tokens >= target
             or current_tokens + size > budget
-            or (paragraph_ends and current_tokens >= target // 2)
+            or (paragraph_ends and current_tokens >= target * PARAGRAPH_FILL)
         ):
             chunks.append(_make_chunk(pieces, sizes, current))
             carried = current[-overlap:] if overlap else []

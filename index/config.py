@@ -66,9 +66,10 @@ class ChunkingConfig(_Section):
         "0 means the model's window (256 for all-MiniLM-L6-v2)",
     )
     target_tokens: int = Field(
-        default=200,
+        default=224,
         ge=16,
-        description="passages are closed once they reach this many word pieces",
+        description="passages are closed once they reach this many word pieces (or at a "
+        "paragraph end past 60% of it); longer passages hold more context per hit",
     )
     overlap_sentences: int = Field(default=1, ge=0, le=5)
     include_title: bool = Field(
@@ -98,6 +99,13 @@ class SearchConfig(_Section):
         default=50, ge=1, le=10_000, description="hits taken from each side before fusion"
     )
     rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
+    dense_weight: float = Field(default=1.0, ge=0.0, description="weight of the dense ranking")
+    keyword_weight: float = Field(
+        default=1.0, ge=0.0, description="weight of the keyword ranking in the fusion"
+    )
+    title_weight: float = Field(
+        default=0.5, ge=0.0, description="bm25 weight of title words against body words (1.0)"
+    )
 
 
 class Config(_Section):

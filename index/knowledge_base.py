@@ -592,7 +592,12 @@ class KnowledgeBase:
         elif mode == "keyword":
             ranked = [(pid, score, None, score) for pid, score in keyword]
         else:
-            ranked = _reciprocal_rank_fusion(dense, keyword, settings.rrf_k)
+            ranked = _reciprocal_rank_fusion(
+                dense,
+                keyword,
+                settings.rrf_k,
+                weights=(settings.dense_weight, settings.keyword_weight),
+            )
         ranked = ranked[:k]
         return self._hits(ranked)
 
@@ -613,7 +618,9 @@ class KnowledgeBase:
         match = fts_query(query)
         if match is None:
             return []
-        return self.store.keyword_search(match, k, where)
+        return self.store.keyword_search(
+            match, k, where, title_weight=self.config.search.title_weight
+        )
 
     def _hits(
         self, ranked: Sequence[tuple[int, float, float | None, float | None]]
@@ -692,14 +699,18 @@ def _is_loaded(embedder: Embedder) -> bool:
 
 
 def _reciprocal_rank_fusion(
-    dense: Sequence[tuple[int, float]], keyword: Sequence[tuple[int, float]], k: int
+    dense: Sequence[tuple[int, float]],
+    keyword: Sequence[tuple[int, float]],
+    k: int,
+    *,
+    weights: tuple[float, float] = (1.0, 1.0),
 ) -> list[tuple[int, float, float | None, float | None]]:
-    """Fuse two rankings by summing 1/(k + rank): robust to their scores' different scales."""
+    """Fuse two rankings by summing w/(k + rank): robust to their scores' different scales."""
     fused: dict[int, float] = {}
     dense_scores = dict(dense)
     keyword_scores = dict(keyword)
-    for ranking in (dense, keyword):
+    for ranking, weight in zip((dense, keyword), weights, strict=True):
         for rank, (pid, _) in enumerate(ranking, start=1):
-            fused[pid] = fused.get(pid, 0.0) + 1.0 / (k + rank)
+            fused[pid] = fused.get(pid, 0.0) + weight / (k + rank)
     order = sorted(fused.items(), key=lambda item: (-item[1], item[0]))
     return [(pid, score, dense_scores.get(pid), keyword_scores.get(pid)) for pid, score in order]

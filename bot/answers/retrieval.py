@@ -119,9 +119,14 @@ class Retriever:
             in_window = window.contains(published)
             if in_window:
                 date_factor *= 1.0 + config.window_boost
-        if request.prefer_recent and published is not None:
-            age = max((request.as_of - published).days, 0)
-            date_factor *= 1.0 + math.pow(0.5, age / config.recency_half_life_days)
+        if published is not None:
+            # News questions are about the present of their asker: newer sources are
+            # preferred a little always, and strongly for "latest"/"current". A source
+            # dated after the as-of day is no evidence of that day's present.
+            age = (request.as_of - published).days
+            if age >= 0:
+                weight = config.recency_weight * (2.0 if request.prefer_recent else 1.0)
+                date_factor *= 1.0 + weight * math.pow(0.5, age / config.recency_half_life_days)
         return RankedPassage(hit, score * date_factor, similarity, in_window, vector, date_factor)
 
     def _diversify(self, ranked: Sequence[RankedPassage], keep: int) -> list[RankedPassage]:
