@@ -20,7 +20,9 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 class HashingEmbedder:
     """Bag of hashed words -> a unit vector. Tokens are words and punctuation marks."""
 
-    def __init__(self, dimension: int = 64, max_tokens: int = 64, model_id: str = "fake-hash") -> None:
+    def __init__(
+        self, dimension: int = 64, max_tokens: int = 64, model_id: str = "fake-hash"
+    ) -> None:
         self._dimension = dimension
         self._max_tokens = max_tokens
         self._model_id = model_id

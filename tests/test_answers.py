@@ -7,83 +7,16 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
+from corpus import CORPUS, news_article
 from fakes import HashingEmbedder
 
 from bot.answers.chat import Conversation, is_follow_up
 from bot.answers.citations import CitationError, verify
 from bot.answers.service import AnswerService
 from bot.config import AnswerConfig
-from index import Config, KnowledgeBase, ParsedArticle
+from index import Config, KnowledgeBase
 
 AS_OF = date(2024, 4, 17)  # a Wednesday
-
-
-def _article(
-    key: str, title: str, text: str, published: datetime | None, outlet: str
-) -> ParsedArticle:
-    return ParsedArticle(
-        title=title,
-        text=text,
-        source=f"mem:{key}",
-        url=f"https://news.example/{key}",
-        outlet=outlet,
-        published=published,
-    )
-
-
-CORPUS = [
-    _article(
-        "talks-week",
-        "Ceasefire talks resume in Cairo",
-        "Negotiators met in Cairo on Monday as ceasefire talks resumed. "
-        "The mediators proposed a six-week truce and a hostage exchange.\n\n"
-        "Delegations will meet again on Friday.",
-        datetime(2024, 4, 15, 9, 0),
-        "Wire One",
-    ),
-    _article(
-        "talks-march",
-        "Ceasefire talks stall in Doha",
-        "Ceasefire talks stalled in Doha after negotiators failed to agree on a timetable. "
-        "Qatar said the mediators would keep trying.\n\n"
-        "The talks had started in February.",
-        datetime(2024, 3, 20, 12, 0),
-        "Gulf Daily",
-    ),
-    _article(
-        "talks-january",
-        "Ceasefire talks begin",
-        "The first round of ceasefire talks began in Paris with intelligence chiefs. "
-        "Officials called the meeting constructive.",
-        datetime(2024, 1, 10, 8, 0),
-        "Le Journal",
-    ),
-    _article(
-        "talks-undated",
-        "Background: how ceasefire talks work",
-        "Ceasefire talks usually involve mediators who carry proposals between the sides. "
-        "Egypt and Qatar have mediated several rounds of talks.",
-        None,
-        "Explainer Weekly",
-    ),
-    _article(
-        "grain",
-        "Ukraine grain exports rise",
-        "Ukraine exported more grain through its Black Sea ports in March. "
-        "The agriculture ministry credited new naval escorts for the rise.",
-        datetime(2024, 4, 2, 10, 0),
-        "Kyiv Post",
-    ),
-    _article(
-        "chips",
-        "Japan and the Netherlands tighten chip export rules",
-        "Japan and the Netherlands agreed to tighten export rules on chipmaking machines. "
-        "China criticised the decision and promised a firm response.\n\n"
-        "Beijing announced export limits on gallium and germanium in retaliation.",
-        datetime(2024, 4, 10, 7, 30),
-        "Tech Wire",
-    ),
-]
 
 
 @pytest.fixture
@@ -215,10 +148,10 @@ def test_diversity_drops_wire_copies(config: Config) -> None:
         "Rebels seized the northern town of Kivu after heavy fighting on Sunday, officials said."
     )
     copies = [
-        _article(f"copy{i}", "Rebels seize Kivu", story, datetime(2024, 4, 1), f"Outlet {i}")
+        news_article(f"copy{i}", "Rebels seize Kivu", story, datetime(2024, 4, 1), f"Outlet {i}")
         for i in range(5)
     ]
-    other = _article(
+    other = news_article(
         "analysis",
         "Why the rebels took Kivu",
         "The rebels took Kivu because government troops withdrew from the town.",

@@ -32,9 +32,14 @@ def stem(word: str) -> str:
         w = w[:-2]
     for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", "")):
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            return w[: -len(suffix)] + replacement
-    if w.endswith("s") and not w.endswith("ss") and len(w) > 3:
-        return w[:-1]
+            w = w[: -len(suffix)] + replacement
+            break
+    else:
+        if w.endswith("s") and not w.endswith("ss") and len(w) > 3:
+            w = w[:-1]
+    # A final silent e goes too, so that "propose", "proposes" and "proposed" meet.
+    if w.endswith("e") and len(w) > 4:
+        w = w[:-1]
     return w
 
 

@@ -384,11 +384,15 @@ def check_command(command: JSON, *, where: str = "command") -> list[Violation]:
         if command.get("options"):
             found.append(Violation("command.options", f"{label}: context menus take no options"))
     permissions = command.get("default_member_permissions")
-    if permissions is not None and not (isinstance(permissions, str) and permissions.isdigit()):
+    # Documented as a decimal string; Discord also takes the integer discord.py 2.7 sends.
+    valid = (isinstance(permissions, str) and permissions.isdigit()) or (
+        isinstance(permissions, int) and not isinstance(permissions, bool) and permissions >= 0
+    )
+    if permissions is not None and not valid:
         found.append(
             Violation(
                 "command.permissions",
-                f"{label} default_member_permissions must be a decimal string or null",
+                f"{label} default_member_permissions must be a permission bit set or null",
             )
         )
     total = _command_chars(command)
