@@ -120,16 +120,18 @@ class PassagesButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"
         return cls(int(match.group(1)))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        client = interaction.client
-        assert isinstance(client, GeobotClient)
-        stored = await client.offload(client.backend.state.get_answer, self.answer_id)
-        if stored is None:
-            raise UserError("That answer is no longer stored.")
-        await interaction.response.send_message(
-            embeds=render.render_passages(stored.answer),
-            ephemeral=True,
-            allowed_mentions=NO_PINGS,
-        )
+        client = client_of(interaction)
+        try:
+            stored = await client.offload(client.backend.state.get_answer, self.answer_id)
+            if stored is None:
+                raise UserError("That answer is no longer stored.")
+            await interaction.response.send_message(
+                embeds=render.render_passages(stored.answer),
+                ephemeral=True,
+                allowed_mentions=NO_PINGS,
+            )
+        except Exception as error:  # buttons have no tree: errors end here
+            await client.report_error(interaction, error)
 
 
 class FeedbackButton(
@@ -159,19 +161,21 @@ class FeedbackButton(
         return cls(int(match.group(1)), match.group(2) == "up")
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        client = interaction.client
-        assert isinstance(client, GeobotClient)
-        await client.offload(
-            client.backend.state.record_feedback,
-            self.answer_id,
-            interaction.user.id,
-            self.helpful,
-        )
-        await interaction.response.send_message(
-            "Thanks, noted." if self.helpful else "Thanks, noted: I'll keep that in mind.",
-            ephemeral=True,
-            allowed_mentions=NO_PINGS,
-        )
+        client = client_of(interaction)
+        try:
+            await client.offload(
+                client.backend.state.record_feedback,
+                self.answer_id,
+                interaction.user.id,
+                self.helpful,
+            )
+            await interaction.response.send_message(
+                "Thanks, noted." if self.helpful else "Thanks, noted: I'll keep that in mind.",
+                ephemeral=True,
+                allowed_mentions=NO_PINGS,
+            )
+        except Exception as error:  # buttons have no tree: errors end here
+            await client.report_error(interaction, error)
 
 
 def answer_view(answer_id: int, answer: Answer) -> discord.ui.View:

@@ -1,0 +1,118 @@
+"""50 `/ask` interactions at once against the fake Discord, on the dev corpus.
+
+    .venv/bin/python bench/discord_load.py [--concurrent 50]
+
+The real bot (real model, real knowledge base of the RealTimeQA dev corpus built by
+bench/build_corpus.py) runs on the real discord.py client against the local fake Discord
+of the tests. All interactions are delivered at once. Reports the share answered, the
+slowest first response (Discord allows 3 s), p50 and p95 time to the final answer, and the
+worst event-loop lag a 10 ms ticker saw while it ran.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+from _common import CACHE, DEV_DIR, REPO, percentile, require_dev_dir
+
+sys.path.insert(0, str(REPO / "tests"))
+
+from fake_discord.client import run_client
+from fake_discord.server import FakeDiscord
+
+from bot.answers.service import AnswerService
+from bot.config import BotConfig, DiscordConfig
+from bot.discord.app import Backend, GeobotClient
+from bot.evaluation.realtimeqa import load_dataset, open_corpus
+from bot.state import BotState
+from index.config import EmbeddingConfig
+from index.embedding import SentenceTransformerEmbedder
+
+
+async def lag_monitor(stop: asyncio.Event, worst: list[float]) -> None:
+    """Sleep 10 ms at a time; any overshoot is time the event loop was busy elsewhere."""
+    while not stop.is_set():
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        worst[0] = max(worst[0], time.perf_counter() - started - 0.01)
+
+
+async def main_async(concurrent: int, data: Path) -> None:
+    dataset = load_dataset(require_dev_dir(data))
+    embedder = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
+    kb = open_corpus(dataset, BotConfig(), embedder, CACHE)
+    questions = [q.sentence for q in dataset.questions][:concurrent]
+    fake = FakeDiscord().start()
+    try:
+        config = BotConfig(
+            data_dir=CACHE / "discord-load",
+            discord=DiscordConfig(
+                dev_guild_id=int(fake.guild.id), cooldown_seconds=0, guild_ready_timeout=0.1
+            ),
+        )
+
+        def backend() -> Backend:
+            state = BotState(config.resolved_data_dir() / "bot.sqlite3")
+            return Backend(AnswerService(kb, config.answers), state)
+
+        client = GeobotClient(config, backend)
+        async with run_client(client, fake, ready_timeout=30):
+            stop = asyncio.Event()
+            worst = [0.0]
+            monitor = asyncio.create_task(lag_monitor(stop, worst))
+            users = [
+                fake.add_member(fake.guild, fake.add_user(f"user{i}")) for i in range(concurrent)
+            ]
+            started = time.perf_counter()
+            handles = await asyncio.gather(
+                *(
+                    fake.send_command("ask", {"question": q}, user=u)
+                    for q, u in zip(questions, users, strict=True)
+                )
+            )
+            sent = time.perf_counter()
+
+            async def outcome(handle: object) -> tuple[float, float] | None:
+                try:
+                    callback = await handle.next("callback", timeout=120)  # type: ignore[attr-defined]
+                    final = await handle.next("followup", timeout=300)  # type: ignore[attr-defined]
+                except TimeoutError:
+                    return None
+                return callback.at - started, final.at - started
+
+            results = await asyncio.gather(*(outcome(h) for h in handles))
+            stop.set()
+            await monitor
+        answered = [r for r in results if r is not None]
+        first = [r[0] for r in answered]
+        final = [r[1] for r in answered]
+        print(f"{concurrent} /ask interactions delivered in {sent - started:.2f} s")
+        print(f"answered: {len(answered)}/{concurrent} ({len(answered) / concurrent:.0%})")
+        print(f"slowest first response: {max(first):.3f} s (Discord allows 3 s)")
+        print(
+            f"time to final answer: p50 {percentile(final, 50):.2f} s, "
+            f"p95 {percentile(final, 95):.2f} s, max {max(final):.2f} s"
+        )
+        print(f"worst event-loop lag: {worst[0] * 1000:.1f} ms")
+        print(f"rule breaches recorded by the fake: {len(fake.breaches)}")
+        for breach in fake.breaches[:5]:
+            print(f"  {breach}")
+    finally:
+        fake.stop()
+        kb.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--concurrent", type=int, default=50)
+    parser.add_argument("--data", type=Path, default=DEV_DIR)
+    args = parser.parse_args()
+    asyncio.run(main_async(args.concurrent, args.data))
+
+
+if __name__ == "__main__":
+    main()
