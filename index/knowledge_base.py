@@ -352,27 +352,29 @@ class KnowledgeBase:
                 return None
             # Only the metadata changed: no need to embed again.
             return _Prepared(parsed, key, existing.id, content_hash, metadata_hash, chunks=[])
+        return self._chunked(
+            parsed, key, existing.id if existing else None, content_hash, metadata_hash
+        )
+
+    def _chunked(
+        self,
+        parsed: ParsedArticle,
+        key: str,
+        existing_id: int | None,
+        content_hash: str,
+        metadata_hash: str,
+    ) -> _Prepared:
+        """The article split into passages, with the texts to embed for them."""
         chunks = self._chunk(parsed.title, parsed.text)
         if not chunks:
             raise BadInputError(parsed.source, "no sentences found in the article text")
+        title = self.embedding_title(parsed.title)
         include_title = self.config.chunking.include_title
         texts = [
-            embedding_text(
-                self.embedding_title(parsed.title),
-                parsed.text[c.start : c.end],
-                include_title=include_title,
-            )
+            embedding_text(title, parsed.text[c.start : c.end], include_title=include_title)
             for c in chunks
         ]
-        return _Prepared(
-            parsed,
-            key,
-            existing.id if existing else None,
-            content_hash,
-            metadata_hash,
-            chunks,
-            texts,
-        )
+        return _Prepared(parsed, key, existing_id, content_hash, metadata_hash, chunks, texts)
 
     def embedding_title(self, title: str) -> str:
         # The title rides along with every passage; cap it so it cannot crowd them out.
@@ -515,24 +517,13 @@ class KnowledgeBase:
                         language=article.language,
                         author=article.author,
                     )
-                    chunks = self._chunk(parsed.title, parsed.text)
-                    title = self.embedding_title(parsed.title)
                     batch.append(
-                        _Prepared(
+                        self._chunked(
                             parsed,
                             article.key,
                             article.id,
                             _digest(parsed.title, parsed.text),
                             _metadata_hash(parsed),
-                            chunks,
-                            [
-                                embedding_text(
-                                    title,
-                                    parsed.text[c.start : c.end],
-                                    include_title=self.config.chunking.include_title,
-                                )
-                                for c in chunks
-                            ],
                         )
                     )
                 # The index is rebuilt from scratch below: per-batch updates are wasted.
