@@ -17,7 +17,7 @@ class AnswerConfig(_Section):
         default=100, ge=10, le=1000, description="longest extractive answer, in words"
     )
     candidates: int = Field(
-        default=40, ge=5, le=500, description="passages retrieved before diversity"
+        default=80, ge=5, le=500, description="passages retrieved before diversity"
     )
     passages: int = Field(
         default=8, ge=1, le=50, description="passages kept (after diversity) to answer from"
@@ -43,7 +43,7 @@ class AnswerConfig(_Section):
         "question, and use only passages this similar in topic summaries",
     )
     min_confidence: float = Field(
-        default=0.35,
+        default=0.44,
         ge=0.0,
         le=1.0,
         description="decline when the answer's confidence (half the best passage "

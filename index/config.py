@@ -96,7 +96,7 @@ class SearchConfig(_Section):
     k: int = Field(default=5, ge=1, le=1000)
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
     candidates: int = Field(
-        default=50, ge=1, le=10_000, description="hits taken from each side before fusion"
+        default=100, ge=1, le=10_000, description="hits taken from each side before fusion"
     )
     rrf_k: int = Field(default=60, ge=1, description="reciprocal rank fusion constant")
     dense_weight: float = Field(default=1.0, ge=0.0, description="weight of the dense ranking")

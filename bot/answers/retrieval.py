@@ -119,10 +119,11 @@ class Retriever:
             in_window = window.contains(published)
             if in_window:
                 date_factor *= 1.0 + config.window_boost
-        if published is not None:
+        if published is not None and (window is None or request.prefer_recent):
             # News questions are about the present of their asker: newer sources are
-            # preferred a little always, and strongly for "latest"/"current". A source
-            # dated after the as-of day is no evidence of that day's present.
+            # preferred a little when the question names no dates, and strongly for
+            # "latest"/"current". A source dated after the as-of day is no evidence of
+            # that day's present.
             age = (request.as_of - published).days
             if age >= 0:
                 weight = config.recency_weight * (2.0 if request.prefer_recent else 1.0)
