@@ -103,6 +103,13 @@ class SearchConfig(_Section):
     keyword_weight: float = Field(
         default=1.0, ge=0.0, description="weight of the keyword ranking in the fusion"
     )
+    common_term_passages: int = Field(
+        default=4000,
+        ge=0,
+        description="keyword search ignores query words found in more than this many "
+        "passages (they barely change bm25 but make a search score most of a large "
+        "store); 0 keeps every word",
+    )
     title_weight: float = Field(
         default=0.5, ge=0.0, description="bm25 weight of title words against body words (1.0)"
     )

@@ -41,7 +41,7 @@ from index.models import (
 )
 from index.parsing import iter_input_paths, parse_file
 from index.sentences import split_sentences
-from index.store import ArticleFilter, NewPassage, SQLiteStore, fts_query
+from index.store import ArticleFilter, NewPassage, SQLiteStore, match_expression, query_terms
 
 __all__ = ["KnowledgeBase", "SearchMode", "StoreStats", "article_key", "embedding_text"]
 
@@ -606,7 +606,11 @@ class KnowledgeBase:
             return self._vectors.search(vector, k, allowed=allowed)
 
     def keyword_search(self, query: str, k: int, where: ArticleFilter) -> list[tuple[int, float]]:
-        match = fts_query(query)
+        terms = query_terms(query)
+        common = self.config.search.common_term_passages
+        if common:
+            terms = self.store.without_common_terms(terms, max_passages=common)
+        match = match_expression(terms)
         if match is None:
             return []
         return self.store.keyword_search(

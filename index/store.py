@@ -25,7 +25,15 @@ import numpy.typing as npt
 from index.errors import StoreError
 from index.models import Article, Passage, Span
 
-__all__ = ["STOPWORDS", "ArticleFilter", "NewPassage", "SQLiteStore", "fts_query"]
+__all__ = [
+    "STOPWORDS",
+    "ArticleFilter",
+    "NewPassage",
+    "SQLiteStore",
+    "fts_query",
+    "match_expression",
+    "query_terms",
+]
 
 SCHEMA_VERSION = 1
 
@@ -209,9 +217,17 @@ def fts_query(text: str) -> str | None:
     `*`, `-`, `:`, `^`, NEAR, AND/OR/NOT) are searched as plain words and never raise.
     Terms are OR-ed: bm25 ranks passages holding more (and rarer) terms higher.
     """
+    return match_expression(query_terms(text))
+
+
+def query_terms(text: str) -> list[str]:
+    """The distinct words of `text` worth searching for: stopwords go unless that is all."""
     words = [w.lower() for w in _WORD.findall(text)]
     content = [w for w in words if w not in STOPWORDS]
-    terms = list(dict.fromkeys(content or words))[:64]
+    return list(dict.fromkeys(content or words))[:64]
+
+
+def match_expression(terms: Sequence[str]) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
@@ -531,6 +547,56 @@ class SQLiteStore:
             .fetchall()
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+
+    def without_common_terms(self, terms: Sequence[str], *, max_passages: int) -> list[str]:
+        """`terms` less those found in more than `max_passages` passages.
+
+        Such words ("said", "new", "week") barely move bm25 but make FTS5 score most of
+        the collection: dropping them keeps keyword search fast on large stores. Terms
+        are stemmed by FTS5 itself (through a scratch table with the same tokenizer), so
+        the counts are exactly those of the index. At least the two rarest terms stay.
+        """
+        if len(terms) <= 2:
+            return list(terms)
+        conn = self._reader()
+        if not getattr(self._local, "vocab_ready", False):
+            conn.executescript(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5("
+                "w, tokenize = 'porter unicode61 remove_diacritics 2');"
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems"
+                " USING fts5vocab(temp, query_words, 'instance');"
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms"
+                " USING fts5vocab(main, passages_fts, 'row');"
+            )
+            self._local.vocab_ready = True
+        conn.execute("DELETE FROM temp.query_words")
+        conn.executemany(
+            "INSERT INTO temp.query_words(rowid, w) VALUES (?, ?)", list(enumerate(terms))
+        )
+        stems = dict(conn.execute("SELECT doc, term FROM temp.query_stems").fetchall())
+        generation = self.generation
+        cache: dict[str, int] = getattr(self._local, "term_counts", {})
+        if (
+            getattr(self._local, "term_counts_generation", None) != generation
+            or len(cache) > 100_000
+        ):
+            cache = {}
+            self._local.term_counts = cache
+            self._local.term_counts_generation = generation
+        counts: dict[str, int] = {}
+        for stem in set(stems.values()):
+            if stem not in cache:
+                row = conn.execute(
+                    "SELECT doc FROM temp.passage_terms WHERE term = ?", (stem,)
+                ).fetchone()
+                cache[stem] = int(row[0]) if row else 0
+            counts[stem] = cache[stem]
+        frequency = [counts.get(stems.get(i, ""), 0) for i in range(len(terms))]
+        kept = [t for t, f in zip(terms, frequency, strict=True) if f <= max_passages]
+        if len(kept) < 2:
+            rarest = sorted(range(len(terms)), key=lambda i: frequency[i])[:2]
+            kept = [terms[i] for i in sorted(rarest)]
+        return kept
 
     def keyword_search(
         self, match: str, k: int, where: ArticleFilter, *, title_weight: float = 0.5
