@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -144,6 +145,7 @@ class KnowledgeBase:
         self._vectors = vectors
         # FAISS is not safe to search while it is being changed.
         self._index_lock = threading.RLock()
+        self._pool: ThreadPoolExecutor | None = None
 
     # -- opening ----------------------------------------------------------------------
 
@@ -247,7 +249,16 @@ class KnowledgeBase:
             ivf_nprobe=config.index.ivf_nprobe,
         )
 
+    def _keyword_pool(self) -> ThreadPoolExecutor:
+        with self._index_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="geobot-fts")
+            return self._pool
+
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         self.store.close()
 
     def __enter__(self) -> KnowledgeBase:
@@ -571,12 +582,15 @@ class KnowledgeBase:
         pool = max(candidates or settings.candidates, k)
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
-        if mode in ("dense", "hybrid"):
-            dense = self.dense_search(
-                query, pool if mode == "hybrid" else k, where, query_vector=query_vector
-            )
-        if mode in ("keyword", "hybrid"):
-            keyword = self.keyword_search(query, pool if mode == "hybrid" else k, where)
+        if mode == "hybrid":
+            # FAISS and SQLite both release the GIL: the two searches overlap on two cores.
+            keyword_future = self._keyword_pool().submit(self.keyword_search, query, pool, where)
+            dense = self.dense_search(query, pool, where, query_vector=query_vector)
+            keyword = keyword_future.result()
+        elif mode == "dense":
+            dense = self.dense_search(query, k, where, query_vector=query_vector)
+        else:
+            keyword = self.keyword_search(query, k, where)
         ranked: list[tuple[int, float, float | None, float | None]]
         if mode == "dense":
             ranked = [(pid, score, score, None) for pid, score in dense]
