@@ -144,6 +144,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=DEV_DIR)
+    parser.add_argument(
+        "--factory", default="Flat", help="FAISS index of the 100,000-passage store (e.g. HNSW32)"
+    )
     args = parser.parse_args()
     dataset = load_dataset(require_dev_dir(args.data))
     queries = [q.sentence for q in dataset.questions][: args.queries]
@@ -163,6 +166,9 @@ def main() -> None:
 
     big = padded_copy(source, args.passages)
     config = Config(data_dir=big)
+    config = config.model_copy(
+        update={"index": config.index.model_copy(update={"factory": args.factory})}
+    )
     started = time.perf_counter()
     KnowledgeBase.open(config, onnx).close()  # rebuilds the index if it is stale
     print(f"first open (rebuilds a stale vector index): {time.perf_counter() - started:.2f} s")
@@ -180,9 +186,9 @@ def main() -> None:
         f"({(after - before) * 1e6 / stats.passages:.0f} bytes/passage); "
         f"disk {size / 1e6:.0f} MB ({size / stats.passages:.0f} bytes/passage)"
     )
-    measure(kb, queries, f"{stats.passages} passages, onnx query")
+    measure(kb, queries, f"{stats.passages} passages ({args.factory}), onnx query")
     kb.embedder = torch_path
-    measure(kb, queries, f"{stats.passages} passages, torch query")
+    measure(kb, queries, f"{stats.passages} passages ({args.factory}), torch query")
     kb.close()
 
 
