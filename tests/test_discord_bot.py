@@ -445,3 +445,53 @@ def test_bot_command_needs_a_token(tmp_path: Path) -> None:
 
 def test_discord_py_is_the_pinned_version() -> None:
     assert discord.__version__.startswith("2.7.")
+
+
+def test_commands_sync_globally_without_a_dev_guild(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, fake_discord, dev_guild_id=None)
+
+    async def body(client: GeobotClient) -> None:
+        sync = await fake_discord.stream(lambda a: a.kind == "commands_sync").next()
+        assert "/guilds/" not in sync.path
+        assert {c["name"] for c in sync.payload} >= {"ask", "summary", "search"}
+
+    run_bot(fake_discord, config, body)
+
+
+def test_sigterm_closes_the_bot_cleanly(fake_discord: FakeDiscord, tmp_path: Path) -> None:
+    import os
+    import signal
+
+    from bot.discord.runner import serve
+
+    config = make_config(tmp_path, fake_discord)
+    closed: list[bool] = []
+
+    def backend() -> Backend:
+        made = make_backend(config)
+        original = made.close
+
+        def close() -> None:
+            closed.append(True)
+            original()
+
+        made.close = close  # type: ignore[method-assign]
+        return made
+
+    async def main() -> None:
+        client = GeobotClient(config, backend)
+        with fake_discord.patched_discord():
+            task = asyncio.create_task(serve(client, fake_discord.token))
+            for _ in range(200):
+                if client.is_ready():
+                    break
+                await asyncio.sleep(0.05)
+            assert client.is_ready()
+            os.kill(os.getpid(), signal.SIGTERM)
+            await asyncio.wait_for(task, timeout=20)
+        assert client.is_closed()
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    assert closed == [True]  # the knowledge base and the bot's records were closed
