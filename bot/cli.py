@@ -14,7 +14,6 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from bot.answers.models import Answer
+from bot.jsonable import to_jsonable
 
 if TYPE_CHECKING:
     from bot.answers.service import AnswerService
@@ -104,20 +104,6 @@ def _app(config_path: Path | None, data_dir: Path | None) -> AppContext:
         data_dir or (parent.data_dir if parent else None),
         embedder_factory=parent.embedder_factory if parent else None,
     )
-
-
-def to_jsonable(value: Any) -> Any:
-    if is_dataclass(value) and not isinstance(value, type):
-        return {k: to_jsonable(v) for k, v in asdict(value).items()}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [to_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Path):
-        return str(value)
-    return value
 
 
 def echo_json(value: Any) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
+
+from bot.jsonable import to_jsonable
 
 __all__ = [
     "Answer",
@@ -111,17 +113,8 @@ def _moment(value: object) -> datetime | None:
 
 def answer_to_dict(answer: Answer) -> dict[str, Any]:
     """A JSON-ready dict of `answer` (dates as ISO strings), the form `--json` prints."""
-
-    def convert(value: Any) -> Any:
-        if isinstance(value, datetime | date):
-            return value.isoformat()
-        if isinstance(value, dict):
-            return {k: convert(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [convert(v) for v in value]
-        return value
-
-    return {k: convert(v) for k, v in asdict(answer).items()}
+    data: dict[str, Any] = to_jsonable(answer)
+    return data
 
 
 def answer_from_dict(data: dict[str, Any]) -> Answer:
