@@ -43,7 +43,7 @@ class AnswerConfig(_Section):
         "question, and use only passages this similar in topic summaries",
     )
     min_confidence: float = Field(
-        default=0.44,
+        default=0.43,
         ge=0.0,
         le=1.0,
         description="decline when the answer's confidence (half the best passage "
