@@ -13,7 +13,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -445,14 +445,16 @@ class SQLiteStore:
         )
         return existing_id
 
-    def passage_ids(self, article_id: int) -> list[int]:
-        rows = self._writer.execute(
+    def passage_ids(self, article_id: int, *, in_transaction: bool = False) -> list[int]:
+        """An article's passage ids in order; `in_transaction` reads uncommitted rows."""
+        conn = self._writer if in_transaction else self._reader()
+        rows = conn.execute(
             "SELECT id FROM passages WHERE article_id=? ORDER BY ordinal", (article_id,)
         ).fetchall()
         return [int(r[0]) for r in rows]
 
     def delete_passages(self, article_id: int) -> list[int]:
-        ids = self.passage_ids(article_id)
+        ids = self.passage_ids(article_id, in_transaction=True)
         if ids:
             self._writer.executemany("DELETE FROM passages_fts WHERE rowid=?", [(i,) for i in ids])
             self._writer.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
@@ -487,9 +489,6 @@ class SQLiteStore:
         ids = self.delete_passages(article_id)
         self._writer.execute("DELETE FROM articles WHERE id=?", (article_id,))
         return ids
-
-    def replace_vectors(self, rows: Iterable[tuple[int, bytes]]) -> None:
-        self._writer.executemany("UPDATE passages SET vector=? WHERE id=?", rows)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -668,16 +667,8 @@ class SQLiteStore:
         }
 
     def passages_of(self, article_id: int) -> list[Passage]:
-        found = self.passages(self._passage_ids_read(article_id))
+        found = self.passages(self.passage_ids(article_id))
         return sorted(found.values(), key=lambda p: p.ordinal)
-
-    def _passage_ids_read(self, article_id: int) -> list[int]:
-        rows = (
-            self._reader()
-            .execute("SELECT id FROM passages WHERE article_id=?", (article_id,))
-            .fetchall()
-        )
-        return [int(r[0]) for r in rows]
 
     _ARTICLE_COLUMNS = (
         "a.id, a.key, a.title, a.text, a.url, a.outlet, a.published, a.country, a.language,"

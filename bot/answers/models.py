@@ -94,11 +94,6 @@ class Answer:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
-    def prose(self) -> str:
-        """The answer text alone, without the list of sources (it has none inline)."""
-        return self.text
-
-    @property
     def word_count(self) -> int:
         return len(self.text.split())
 
