@@ -1,4 +1,4 @@
-"""Article parsers: turn input files (scraped text, Markdown, JSON, JSON Lines) into articles.
+"""Article parsers: turn input files (scraped text, Markdown, JSON, JSON Lines, HTML) into articles.
 
 Every format ends in the same cleaning pipeline, because the stored text is what answers
 later quote verbatim: the header of a scraped page (navigation links, the title, bylines,
@@ -38,9 +38,10 @@ __all__ = [
 ]
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(
-    {".txt", ".text", ".md", ".markdown", ".json", ".jsonl", ".ndjson"}
+    {".txt", ".text", ".md", ".markdown", ".json", ".jsonl", ".ndjson", ".html", ".htm"}
 )
 _MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+_HTML_SUFFIXES = frozenset({".html", ".htm"})
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 
 # Binary files almost always show a NUL byte early; text never does.
@@ -117,11 +118,20 @@ def parse_file(
 
     Raises :class:`BadInputError` (``source=str(path)``) when the whole file is unusable:
     missing, unsupported, empty, binary, not UTF-8, too large, malformed JSON, or without
-    any article text.
+    any article text. HTML pages go to :func:`index.html.extract_html` as bytes, so that
+    the charset the page declares is honoured.
     """
     source = str(path)
-    text = _read_text(path, max_file_bytes)
     suffix = path.suffix.lower()
+    if suffix in _HTML_SUFFIXES:
+        # Imported here: index.html imports this module, and trafilatura is slow to load.
+        from index.html import extract_html
+
+        data = _read_bytes(path, max_file_bytes)
+        _check_not_empty_or_binary(data, source)
+        html_article = extract_html(data, source=source, max_article_chars=max_article_chars)
+        return ParseResult(articles=(html_article,))
+    text = _read_text(path, max_file_bytes)
     if suffix in _JSON_LINES_SUFFIXES:
         return _parse_json_lines(text, source, max_article_chars)
     if suffix == ".json":
@@ -132,6 +142,13 @@ def parse_file(
 
 
 def _read_text(path: Path, max_file_bytes: int) -> str:
+    text = _decode(_read_bytes(path, max_file_bytes), str(path))
+    if not text.strip():
+        raise BadInputError(str(path), "empty file")
+    return text
+
+
+def _read_bytes(path: Path, max_file_bytes: int) -> bytes:
     source = str(path)
     try:
         stat = path.stat()
@@ -153,13 +170,9 @@ def _read_text(path: Path, max_file_bytes: int) -> str:
             "limit (ingest.max_file_bytes)",
         )
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as err:
         raise BadInputError(source, f"cannot read file: {err.strerror or err}") from None
-    text = _decode(data, source)
-    if not text.strip():
-        raise BadInputError(source, "empty file")
-    return text
 
 
 def _format_size(size: int) -> str:
@@ -173,6 +186,14 @@ def _format_size(size: int) -> str:
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _check_not_empty_or_binary(data: bytes, source: str) -> None:
+    """The checks of :func:`_decode` for bytes that are decoded elsewhere (HTML)."""
+    if not data.strip():
+        raise BadInputError(source, "empty file")
+    if not data.startswith((*_UTF32_BOMS, *_UTF16_BOMS)) and b"\x00" in data[:_BINARY_SNIFF_BYTES]:
+        raise BadInputError(source, "binary file (contains NUL bytes), not text")
 
 
 def _decode(data: bytes, source: str) -> str:

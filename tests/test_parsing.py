@@ -727,7 +727,17 @@ def test_accepted_encodings(tmp_path: Path, encoded: bytes) -> None:
 
 
 def test_supported_suffixes() -> None:
-    assert {".txt", ".text", ".md", ".markdown", ".json", ".jsonl", ".ndjson"} == SUPPORTED_SUFFIXES
+    assert {
+        ".txt",
+        ".text",
+        ".md",
+        ".markdown",
+        ".json",
+        ".jsonl",
+        ".ndjson",
+        ".html",
+        ".htm",
+    } == SUPPORTED_SUFFIXES
 
 
 def test_suffix_is_case_insensitive(tmp_path: Path) -> None:
