@@ -7,6 +7,7 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -14,7 +15,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -25,9 +26,10 @@ from bot.jsonable import to_jsonable
 
 if TYPE_CHECKING:
     from bot.answers.service import AnswerService
+    from index.polling import FeedReport, PollReport
 from bot.config import BotConfig
 from index import Embedder, GeobotError, KnowledgeBase, load_config
-from index.models import Article, SearchHit
+from index.models import Article, FailedInput, IngestReport, ParsedArticle, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -132,6 +134,18 @@ def parse_date_option(value: str | None, *, end: bool = False) -> datetime | Non
     return parsed
 
 
+COUNTRY_HELP = "Only articles from outlets of this country (ISO code, e.g. GB)."
+
+
+def check_country(value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise click.BadParameter(f"{value!r} is not a two-letter country code such as GB")
+    return code
+
+
 def format_date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "undated"
 
@@ -162,12 +176,17 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, ver
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
 @common_options
-def ingest(paths: tuple[Path, ...], config_path: Path | None, data_dir: Path | None) -> None:
-    """Add articles from files or folders (text, Markdown, JSON, JSON Lines)."""
+def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | None) -> None:
+    """Add articles from files or folders (text, Markdown, HTML, JSON, JSON Lines) or from
+    http(s):// URLs of article pages."""
     from tqdm import tqdm
 
+    from index.polling import is_url
+
+    urls = [item for item in inputs if is_url(item)]
+    paths = [Path(item) for item in inputs if not is_url(item)]
     app = _app(config_path, data_dir)
     with app.knowledge_base() as kb:
         bar: tqdm[Any] | None = None
@@ -180,9 +199,13 @@ def ingest(paths: tuple[Path, ...], config_path: Path | None, data_dir: Path | N
                 bar.n = done
                 bar.set_postfix_str(path.name[-30:], refresh=True)
 
-        report = kb.ingest(paths, on_progress=progress)
+        report = kb.ingest(paths, on_progress=progress) if paths else IngestReport()
         if bar is not None:
             bar.close()
+        if urls:
+            articles, failures = asyncio.run(_fetch_pages(app.config, urls))
+            fetched = kb.ingest_articles(articles)
+            report = merge_reports(report, fetched, tuple(failures))
     click.echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"failed {len(report.failed)} ({report.passages_embedded} passages embedded)"
@@ -191,6 +214,31 @@ def ingest(paths: tuple[Path, ...], config_path: Path | None, data_dir: Path | N
         click.echo(f"  failed: {failure.source}: {failure.reason}", err=True)
     if report.failed and not (report.added or report.updated or report.unchanged):
         sys.exit(1)
+
+
+async def _fetch_pages(
+    config: BotConfig, urls: list[str]
+) -> tuple[list[ParsedArticle], list[FailedInput]]:
+    from index.fetch import Fetcher
+    from index.polling import fetch_articles
+
+    async with Fetcher(config.fetch) as fetcher:
+        return await fetch_articles(
+            fetcher, urls, max_article_chars=config.ingest.max_article_chars
+        )
+
+
+def merge_reports(
+    first: IngestReport, second: IngestReport, failed: tuple[FailedInput, ...] = ()
+) -> IngestReport:
+    return IngestReport(
+        added=first.added + second.added,
+        updated=first.updated + second.updated,
+        unchanged=first.unchanged + second.unchanged,
+        removed=first.removed + second.removed,
+        passages_embedded=first.passages_embedded + second.passages_embedded,
+        failed=first.failed + failed + second.failed,
+    )
 
 
 def article_row(article: Article) -> dict[str, Any]:
@@ -224,7 +272,7 @@ def sources(
         return
     click.echo(f"{'id':>5}  {'date':10}  {'outlet':18}  {'passages':>8}  title")
     for a in articles:
-        outlet = (a.outlet or "-")[:18]
+        outlet = (credit(a.outlet, a.country) or "-")[:18]
         click.echo(
             f"{a.id:>5}  {format_date(a.published):10}  {outlet:18}  "
             f"{a.passage_count:>8}  {a.title[:80]}"
@@ -240,6 +288,7 @@ def hit_row(hit: SearchHit) -> dict[str, Any]:
         "article_id": hit.article.id,
         "title": hit.article.title,
         "outlet": hit.article.outlet,
+        "country": hit.article.country,
         "published": hit.article.published,
         "url": hit.article.url,
         "passage_id": hit.passage.id,
@@ -256,6 +305,7 @@ def hit_row(hit: SearchHit) -> dict[str, Any]:
 @click.option("--since", help="Only articles published on or after YYYY-MM-DD.")
 @click.option("--until", help="Only articles published on or before YYYY-MM-DD.")
 @click.option("--outlet", help="Only articles from this outlet.")
+@click.option("--country", callback=lambda _c, _p, v: check_country(v), help=COUNTRY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @common_options
 def search(
@@ -265,6 +315,7 @@ def search(
     since: str | None,
     until: str | None,
     outlet: str | None,
+    country: str | None,
     as_json: bool,
     config_path: Path | None,
     data_dir: Path | None,
@@ -279,6 +330,7 @@ def search(
             since=parse_date_option(since),
             until=parse_date_option(until, end=True),
             outlet=outlet,
+            country=country,
         )
     if as_json:
         echo_json([hit_row(h) for h in hits])
@@ -289,7 +341,7 @@ def search(
     for hit in hits:
         a = hit.article
         click.echo(
-            f"{hit.rank}. {a.title}\n   {a.outlet or 'unknown outlet'}, "
+            f"{hit.rank}. {a.title}\n   {credit(a.outlet, a.country) or 'unknown outlet'}, "
             f"{format_date(a.published)} · article {a.id} · score {hit.score:.4f}"
         )
         snippet = textwrap.shorten(hit.passage.text, 400, placeholder=" …")
@@ -351,15 +403,17 @@ def format_day(value: date | datetime | None) -> str:
     return f"{value.day} {value:%b %Y}"
 
 
+def credit(outlet: str | None, country: str | None) -> str:
+    """ "Reuters (GB)", "Reuters", or "" when the outlet is unknown."""
+    return f"{outlet} ({country})" if outlet and country else outlet or ""
+
+
 def source_line(
     number: int, title: str, outlet: str | None, country: str | None, published: datetime | None
 ) -> str:
     """ "[2] Title — Reuters (GB), 4 Mar 2025"; unknown parts are left out, not guessed."""
-    where = outlet or ""
-    if outlet and country:
-        where += f" ({country})"
-    credit = ", ".join(part for part in (where, format_day(published)) if part)
-    return f"[{number}] {title} — {credit}"
+    where = ", ".join(part for part in (credit(outlet, country), format_day(published)) if part)
+    return f"[{number}] {title} — {where}"
 
 
 def render_answer(answer: Answer) -> str:
@@ -398,6 +452,7 @@ def render_answer(answer: Answer) -> str:
 @click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid")
 @click.option("--outlet", help="Only sources from this outlet.")
+@click.option("--country", callback=lambda _c, _p, v: check_country(v), help=COUNTRY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @common_options
 def ask(
@@ -407,6 +462,7 @@ def ask(
     as_of: str | None,
     mode: str,
     outlet: str | None,
+    country: str | None,
     as_json: bool,
     config_path: Path | None,
     data_dir: Path | None,
@@ -421,6 +477,7 @@ def ask(
             as_of=parse_day_option(as_of),
             mode=mode,  # type: ignore[arg-type]
             outlet=outlet,
+            country=country,
         )
     click.echo(
         json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
@@ -666,6 +723,152 @@ def feedback(
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {len(rows)} votes to {output}", err=True)
+
+
+# -- feeds ------------------------------------------------------------------------------
+
+
+@cli.group(name="feeds", cls=GeobotGroup)
+def feeds_group() -> None:
+    """Follow news feeds (RSS, Atom): add, list, remove, poll."""
+
+
+@feeds_group.command(name="add")
+@click.argument("url")
+@click.option("--outlet", help="The outlet's name, given to every article of the feed.")
+@click.option(
+    "--country",
+    callback=lambda _c, _p, v: check_country(v),
+    help="The outlet's country (ISO code, e.g. GB).",
+)
+@common_options
+def feeds_add(
+    url: str,
+    outlet: str | None,
+    country: str | None,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Follow the feed at URL; it is polled by `geobot feeds poll` and by the bot."""
+    from index.feed_store import FeedStore
+
+    app = _app(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feed, new = FeedStore(kb.store).add(url, outlet=outlet, country=country)
+    what = "added" if new else "updated"
+    click.echo(
+        f"{what} feed {feed.url}"
+        + (f" ({credit(feed.outlet, feed.country)})" if feed.outlet else "")
+    )
+
+
+@feeds_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
+    """Show the feeds followed and how their polling stands."""
+    from index.feed_store import FeedStore
+
+    app = _app(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feeds = FeedStore(kb.store).all()
+    if as_json:
+        echo_json(feeds)
+        return
+    if not feeds:
+        click.echo("No feeds yet: add one with `geobot feeds add URL`.")
+        return
+    for feed in feeds:
+        who = credit(feed.outlet, feed.country) or feed.title or "outlet unknown"
+        polled = _when(feed.last_polled_at) if feed.last_polled_at else "never polled"
+        click.echo(
+            f"{feed.url}\n   {who} · {feed.entries_ingested} articles · last poll {polled}"
+            f" · next {_when(feed.next_poll_at) if feed.next_poll_at else 'now'}"
+        )
+        if feed.last_error:
+            click.echo(f"   last error ({feed.failures} in a row): {feed.last_error}")
+        if feed.entries_failed:
+            click.echo(f"   {feed.entries_failed} entries failed")
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+@feeds_group.command(name="remove")
+@click.argument("url")
+@common_options
+def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> None:
+    """Stop following the feed at URL (the articles it brought stay)."""
+    from index.feed_store import FeedStore
+
+    app = _app(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feed = FeedStore(kb.store).remove(url)
+    click.echo(f"removed feed {feed.url} ({feed.entries_ingested} articles from it stay)")
+
+
+@feeds_group.command(name="poll")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common_options
+def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
+    """Poll every feed once: fetch new entries' pages and ingest them."""
+    from index.feed_store import FeedStore
+    from index.fetch import Fetcher
+    from index.polling import FeedPoller
+
+    app = _app(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feeds = FeedStore(kb.store)
+        if not feeds.all():
+            click.echo("No feeds yet: add one with `geobot feeds add URL`.")
+            return
+
+        async def run() -> PollReport:
+            async with Fetcher(app.config.fetch) as fetcher:
+                poller = FeedPoller(
+                    kb,
+                    feeds,
+                    fetcher,
+                    app.config,
+                    on_feed_done=None if as_json else lambda r: click.echo(render_feed_report(r)),
+                )
+                return await poller.poll()
+
+        report = asyncio.run(run())
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(
+            f"polled {len(report.feeds)} feeds in {report.seconds:.1f} s: "
+            f"{report.new} new articles, {report.failed} failed"
+        )
+    if report.feeds and all(f.error for f in report.feeds):
+        sys.exit(1)
+
+
+def render_feed_report(report: FeedReport) -> str:
+    """One feed's part of a poll, as a terminal shows it."""
+    name = report.url + (f" ({report.outlet})" if report.outlet else "")
+    if report.error:
+        wait = f"; next try in {_duration(report.retry_in)}" if report.retry_in else ""
+        return f"{name}: failed: {report.error}{wait}"
+    if report.not_modified:
+        return f"{name}: not modified since the last poll"
+    line = f"{name}: {report.new} new, {report.unchanged} unchanged, {len(report.failed)} failed"
+    if report.left_for_later:
+        line += f", {report.left_for_later} left for the next poll"
+    lines = [line]
+    lines += [f"  failed: {f.source}: {f.reason}" for f in report.failed]
+    lines += [
+        f"  used the feed's own text: {f.source}: {f.reason}" for f in report.from_feed_content
+    ]
+    return "\n".join(lines)
+
+
+def _duration(value: timedelta) -> str:
+    minutes = round(value.total_seconds() / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def main(argv: list[str] | None = None) -> None:

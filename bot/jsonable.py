@@ -1,9 +1,10 @@
-"""Plain JSON values from the project's dataclasses (dates as ISO 8601 strings)."""
+"""Plain JSON values from the project's dataclasses (dates as ISO 8601 strings, durations
+in seconds)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, is_dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in value]
     if isinstance(value, datetime | date):
         return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
     if isinstance(value, Path):
         return str(value)
     return value

@@ -26,7 +26,10 @@ __all__ = [
     "ChunkingConfig",
     "Config",
     "EmbeddingConfig",
+    "FeedsConfig",
+    "FetchConfig",
     "IngestConfig",
+    "OutletInfo",
     "SearchConfig",
     "VectorIndexConfig",
     "default_data_dir",
@@ -92,6 +95,57 @@ class IngestConfig(_Section):
     max_article_chars: int = Field(default=2_000_000, ge=1)
 
 
+class FetchConfig(_Section):
+    """How geobot downloads article pages and feeds: a polite, bounded HTTP client."""
+
+    user_agent: str = Field(
+        default="geobot/0.1 (+https://github.com/geobot/geobot; news citation bot)",
+        min_length=1,
+        description="User-Agent header sent with every request",
+    )
+    timeout_seconds: float = Field(
+        default=20.0, gt=0, description="limit on one request, from connect to last byte"
+    )
+    max_bytes: int = Field(
+        default=5_000_000, ge=1, description="a larger page or feed is abandoned and reported"
+    )
+    max_redirects: int = Field(default=5, ge=0, le=30)
+    host_interval_seconds: float = Field(
+        default=1.0, ge=0, description="at least this long between two requests to one host"
+    )
+    concurrency: int = Field(
+        default=8, ge=1, le=256, description="requests in flight at once, all hosts together"
+    )
+
+
+class FeedsConfig(_Section):
+    """How feeds are polled (`geobot feeds poll`, and in the background by `geobot bot`)."""
+
+    poll_interval_minutes: float = Field(
+        default=30.0, gt=0, description="how often the bot polls each feed"
+    )
+    max_backoff_minutes: float = Field(
+        default=720.0, gt=0, description="the longest wait after repeated failures of one feed"
+    )
+    max_entries_per_poll: int = Field(
+        default=200, ge=1, description="new entries taken from one feed in one poll"
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="tries of an entry whose page and content both fail"
+    )
+
+
+class OutletInfo(_Section):
+    """An outlet as the domain-to-outlet table names it."""
+
+    name: str = Field(min_length=1)
+    country: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2 code of the outlet's country, e.g. GB",
+    )
+
+
 class SearchConfig(_Section):
     k: int = Field(default=5, ge=1, le=1000)
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
@@ -124,6 +178,13 @@ class Config(_Section):
     index: VectorIndexConfig = VectorIndexConfig()
     ingest: IngestConfig = IngestConfig()
     search: SearchConfig = SearchConfig()
+    fetch: FetchConfig = FetchConfig()
+    feeds: FeedsConfig = FeedsConfig()
+    outlets: dict[str, OutletInfo] = Field(
+        default_factory=dict,
+        description="domain -> outlet name and country; extends and overrides the built-in "
+        "table (index/outlets.py); a domain also covers its subdomains",
+    )
 
     def resolved_data_dir(self) -> Path:
         return (self.data_dir or default_data_dir()).expanduser()

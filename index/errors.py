@@ -7,6 +7,7 @@ line. Anything else that escapes is a bug.
     GeobotError
     ├── ConfigError            the configuration file or an environment override is invalid
     ├── BadInputError          one input file or record cannot be ingested (others still are)
+    │   └── FetchError         a page or feed cannot be downloaded (kind says why)
     ├── EmbeddingError         the embedding model cannot be loaded or used
     ├── StoreError             the knowledge base on disk cannot be opened or written
     │   └── ModelMismatchError the store was built with another model: run `geobot reindex`
@@ -20,6 +21,7 @@ __all__ = [
     "BadInputError",
     "ConfigError",
     "EmbeddingError",
+    "FetchError",
     "GeobotError",
     "ModelMismatchError",
     "NotFoundError",
@@ -47,6 +49,22 @@ class BadInputError(GeobotError):
         super().__init__(f"{source}: {reason}")
         self.source = source
         self.reason = reason
+
+
+class FetchError(BadInputError):
+    """A page or feed cannot be downloaded: the message reads ``URL: reason``.
+
+    `kind` sorts the failure for reports and retry policy: ``"scheme"`` (not an http or
+    https URL), ``"network"`` (connection refused, DNS failure, reset), ``"timeout"``,
+    ``"too_large"``, ``"redirect"`` (a loop, too many, a bad Location), ``"status"`` (an
+    HTTP error status, in `status`) or ``"content_type"`` (not a page, or not a feed).
+    """
+
+    def __init__(self, url: str, reason: str, *, kind: str, status: int | None = None) -> None:
+        super().__init__(url, reason)
+        self.url = url
+        self.kind = kind
+        self.status = status
 
 
 class EmbeddingError(GeobotError):

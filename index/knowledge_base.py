@@ -40,6 +40,7 @@ from index.models import (
     Passage,
     SearchHit,
 )
+from index.outlets import OutletTable
 from index.parsing import iter_input_paths, parse_file
 from index.sentences import split_sentences
 from index.store import ArticleFilter, NewPassage, SQLiteStore, match_expression, query_terms
@@ -146,6 +147,7 @@ class KnowledgeBase:
         # FAISS is not safe to search while it is being changed.
         self._index_lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
+        self.outlets = OutletTable(config.outlets)
 
     # -- opening ----------------------------------------------------------------------
 
@@ -354,6 +356,7 @@ class KnowledgeBase:
     def _prepare(self, parsed: ParsedArticle) -> _Prepared | None:
         if not parsed.text.strip():
             raise BadInputError(parsed.source, "no article text")
+        parsed = self.outlets.complete(parsed)
         key = article_key(parsed)
         content_hash = _digest(parsed.title, parsed.text)
         metadata_hash = _metadata_hash(parsed)
@@ -564,12 +567,13 @@ class KnowledgeBase:
         since: datetime | None = None,
         until: datetime | None = None,
         outlet: str | None = None,
+        country: str | None = None,
         candidates: int | None = None,
         query_vector: np.ndarray | None = None,
     ) -> list[SearchHit]:
         """The best `k` passages for `query`, best first.
 
-        `since`/`until`/`outlet` filter strictly; they are applied inside each search, so
+        `since`/`until`/`outlet`/`country` filter strictly; they are applied inside each search, so
         k hits come back whenever k passages match the filter. `query_vector` saves
         embedding the query again when the caller already has it.
         """
@@ -578,7 +582,7 @@ class KnowledgeBase:
         mode = mode or settings.mode
         if not query.strip():
             raise QueryError("the query is empty")
-        where = ArticleFilter(since=since, until=until, outlet=outlet)
+        where = ArticleFilter(since=since, until=until, outlet=outlet, country=country)
         pool = max(candidates or settings.candidates, k)
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
 CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS articles_country ON articles(country COLLATE NOCASE);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
@@ -235,15 +236,17 @@ def match_expression(terms: Sequence[str]) -> str | None:
 
 @dataclass(frozen=True)
 class ArticleFilter:
-    """Restricts a search to articles published in [since, until] and/or from one outlet."""
+    """Restricts a search to articles published in [since, until], from one outlet and/or
+    from outlets of one country (ISO code)."""
 
     since: datetime | None = None
     until: datetime | None = None
     outlet: str | None = None
+    country: str | None = None
 
     @property
     def active(self) -> bool:
-        return self.since is not None or self.until is not None or self.outlet is not None
+        return any(v is not None for v in (self.since, self.until, self.outlet, self.country))
 
     def sql(self, alias: str = "a") -> tuple[str, list[object]]:
         clauses: list[str] = []
@@ -257,6 +260,9 @@ class ArticleFilter:
         if self.outlet is not None:
             clauses.append(f"{alias}.outlet = ? COLLATE NOCASE")
             params.append(self.outlet)
+        if self.country is not None:
+            clauses.append(f"{alias}.country = ? COLLATE NOCASE")
+            params.append(self.country)
         return (" AND ".join(clauses) or "1"), params
 
 
@@ -382,6 +388,31 @@ class SQLiteStore:
                 raise
             self.commit()
 
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that leaves the search generation alone: for state that
+        searches do not read (feeds, say). Yields the writer connection."""
+        with self._write_lock:
+            self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._writer
+            except BaseException:
+                self._writer.execute("ROLLBACK")
+                raise
+            self._writer.execute("COMMIT")
+
+    def read(self) -> sqlite3.Connection:
+        """This thread's reader connection."""
+        return self._reader()
+
+    def ensure_schema(self, script: str) -> None:
+        """Create the tables of a layer that keeps its own state in this database."""
+        try:
+            with self._write_lock:
+                self._writer.executescript(script)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot prepare {self.path}: {exc}") from None
+
     def commit(self) -> None:
         # A method of its own so that tests can simulate a crash right before it.
         self._writer.execute("COMMIT")
@@ -394,6 +425,11 @@ class SQLiteStore:
             return None
         content_hash, _, metadata_hash = str(row[1]).partition("/")
         return ArticleRow(int(row[0]), content_hash, metadata_hash)
+
+    def article_id(self, key: str) -> int | None:
+        """The id of the committed article with this key (a reader: safe in any thread)."""
+        row = self._reader().execute("SELECT id FROM articles WHERE key=?", (key,)).fetchone()
+        return None if row is None else int(row[0])
 
     def upsert_article(
         self,

@@ -13,6 +13,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import HashingEmbedder
+from local_http import LocalHTTPServer
 
 from index import Config, KnowledgeBase
 
@@ -63,3 +64,10 @@ def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
 
     cache = tmp_path_factory.mktemp("models")
     return SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=cache)
+
+
+@pytest.fixture
+def local_http() -> Iterator[LocalHTTPServer]:
+    """A started local HTTP server (tests/local_http.py), stopped after the test."""
+    with LocalHTTPServer() as server:
+        yield server

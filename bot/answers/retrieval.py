@@ -42,6 +42,7 @@ class RetrievalRequest:
     since: date | None = None  # strict
     until: date | None = None  # strict
     outlet: str | None = None
+    country: str | None = None
     preferred: TimeWindow | None = None  # soft
     prefer_recent: bool = False
 
@@ -70,6 +71,7 @@ class Retriever:
             "since": _start(request.since),
             "until": _end(request.until),
             "outlet": request.outlet,
+            "country": request.country,
             "query_vector": query_vector,
         }
         hits = self._kb.search(request.query, k=config.candidates, **search)  # type: ignore[arg-type]

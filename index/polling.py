@@ -1,0 +1,329 @@
+"""Bringing articles in from the web: article pages by URL, and polls of news feeds.
+
+A poll fetches each feed with its conditional-GET validators, takes the entries it has not
+taken before, fetches and extracts each entry's article page (the entry's own content
+when the page cannot be had), and ingests them with the entry's date and the feed's
+outlet and country. Every failure is per item: one bad feed, page or entry is reported
+and the rest of the poll goes on.
+
+Fetching runs concurrently on the event loop (the fetcher keeps it polite per host);
+extraction and ingestion run in worker threads, one ingest at a time, so a bot polling
+in the background keeps answering. A poll stopped at any point loses nothing: entries
+are marked taken only after their articles are committed, and the feed's validators only
+move on once every entry they cover is taken; an article fetched again after a stop is
+recognised by its URL and not stored twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import TypeVar
+
+from index.config import Config
+from index.errors import BadInputError
+from index.feed_store import EntryOutcome, Feed, FeedStore
+from index.feeds import FeedEntry, parse_feed
+from index.fetch import Fetcher
+from index.html import extract_html
+from index.knowledge_base import KnowledgeBase, article_key
+from index.models import FailedInput, IngestReport, ParsedArticle
+
+__all__ = [
+    "FeedPoller",
+    "FeedReport",
+    "PollReport",
+    "fetch_article",
+    "fetch_articles",
+    "is_url",
+]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Entry content shorter than this is a teaser, not an article worth answering from.
+MIN_FALLBACK_CHARS = 200
+
+
+def is_url(text: str) -> bool:
+    return text.strip().lower().startswith(("http://", "https://"))
+
+
+async def fetch_article(fetcher: Fetcher, url: str, *, max_article_chars: int) -> ParsedArticle:
+    """Fetch one article page and extract it. Raises :class:`BadInputError` (a
+    `FetchError` for network problems) naming the URL and the reason."""
+    resource = await fetcher.fetch(url, kind="page")
+    page: str | bytes = resource.body
+    if resource.charset:
+        # The HTTP header's charset wins over whatever the page declares (as browsers do).
+        # An unknown charset name: the extractor reads the page's own declaration.
+        with contextlib.suppress(LookupError):
+            page = resource.body.decode(resource.charset, errors="replace")
+    return await asyncio.to_thread(
+        extract_html,
+        page,
+        source=url,
+        url=resource.final_url,
+        max_article_chars=max_article_chars,
+    )
+
+
+async def fetch_articles(
+    fetcher: Fetcher, urls: Sequence[str], *, max_article_chars: int
+) -> tuple[list[ParsedArticle], list[FailedInput]]:
+    """Fetch and extract article pages concurrently; failures are returned, not raised."""
+    results = await asyncio.gather(
+        *(
+            _captured(fetch_article(fetcher, url.strip(), max_article_chars=max_article_chars))
+            for url in urls
+        )
+    )
+    articles = [r for r in results if isinstance(r, ParsedArticle)]
+    failures = [FailedInput(e.source, e.reason) for e in results if isinstance(e, BadInputError)]
+    return articles, failures
+
+
+async def _captured(work: Awaitable[T]) -> T | BadInputError:
+    try:
+        return await work
+    except BadInputError as exc:
+        return exc
+
+
+@dataclass(frozen=True)
+class FeedReport:
+    """What one poll did with one feed."""
+
+    url: str
+    outlet: str | None
+    new: int = 0  # entries taken and stored in this poll
+    unchanged: int = 0  # entries taken in an earlier poll
+    failed: tuple[FailedInput, ...] = ()  # per entry: its link (or title) and why
+    from_feed_content: tuple[FailedInput, ...] = ()  # pages that failed; the entry's text used
+    left_for_later: int = 0  # new entries beyond max_entries_per_poll
+    not_modified: bool = False  # the server answered 304
+    error: str | None = None  # the feed itself could not be fetched or read
+    format: str | None = None
+    retry_in: timedelta | None = None  # after an error: the back-off before the next try
+    ingest: IngestReport = field(default_factory=IngestReport)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    feeds: tuple[FeedReport, ...]
+    seconds: float
+
+    @property
+    def new(self) -> int:
+        return sum(f.new for f in self.feeds)
+
+    @property
+    def failed(self) -> int:
+        return sum(len(f.failed) + (1 if f.error else 0) for f in self.feeds)
+
+
+@dataclass(frozen=True)
+class _Taken:
+    entry: FeedEntry
+    article: ParsedArticle | None
+    error: str | None = None
+    page_error: str | None = None  # the page failed but the entry's content was used
+
+
+class FeedPoller:
+    """Polls feeds into a knowledge base. Use from one event loop."""
+
+    def __init__(
+        self,
+        kb: KnowledgeBase,
+        feeds: FeedStore,
+        fetcher: Fetcher,
+        config: Config,
+        *,
+        on_feed_done: Callable[[FeedReport], None] | None = None,
+    ) -> None:
+        self._kb = kb
+        self._feeds = feeds
+        self._fetcher = fetcher
+        self._config = config
+        self._on_feed_done = on_feed_done
+        self._ingest_lock = asyncio.Lock()
+
+    async def poll(self, feeds: Sequence[Feed] | None = None) -> PollReport:
+        """One pass over `feeds` (default: every feed), all feeds concurrently."""
+        started = time.perf_counter()
+        chosen = self._feeds.all() if feeds is None else list(feeds)
+        reports = await asyncio.gather(*(self._poll_feed(feed) for feed in chosen))
+        return PollReport(feeds=tuple(reports), seconds=time.perf_counter() - started)
+
+    async def poll_due(self) -> PollReport:
+        """One pass over the feeds whose time has come."""
+        return await self.poll(self._feeds.due())
+
+    async def _poll_feed(self, feed: Feed) -> FeedReport:
+        report = await self._poll_feed_unreported(feed)
+        if self._on_feed_done is not None:
+            self._on_feed_done(report)
+        return report
+
+    async def _poll_feed_unreported(self, feed: Feed) -> FeedReport:
+        settings = self._config.feeds
+        interval = timedelta(minutes=settings.poll_interval_minutes)
+        base = FeedReport(url=feed.url, outlet=feed.outlet)
+        try:
+            resource = await self._fetcher.fetch(
+                feed.url, kind="feed", etag=feed.etag, last_modified=feed.last_modified
+            )
+            if resource.not_modified:
+                await asyncio.to_thread(
+                    self._feeds.record_success,
+                    feed.id,
+                    etag=feed.etag,
+                    last_modified=feed.last_modified,
+                    title=None,
+                    interval=interval,
+                    keep_validators=True,
+                )
+                return replace(base, not_modified=True)
+            parsed = await asyncio.to_thread(
+                parse_feed, resource.body, url=feed.url, content_type=resource.content_type
+            )
+        except BadInputError as exc:
+            wait = await asyncio.to_thread(
+                self._feeds.record_failure,
+                feed.id,
+                exc.reason,
+                interval=interval,
+                max_backoff=timedelta(minutes=settings.max_backoff_minutes),
+            )
+            log.warning("feed %s failed: %s (next try in %s)", feed.url, exc.reason, wait)
+            return replace(base, error=exc.reason, retry_in=wait)
+
+        entries = list({entry.key: entry for entry in parsed.entries}.values())
+        pending = await asyncio.to_thread(
+            self._feeds.pending_keys,
+            feed.id,
+            [e.key for e in entries],
+            max_attempts=settings.max_attempts,
+        )
+        todo = [e for e in entries if e.key in pending]
+        left = 0
+        if len(todo) > settings.max_entries_per_poll:
+            # The newest first; the rest wait for the next poll (validators kept).
+            todo.sort(key=lambda e: e.published.timestamp() if e.published else 0, reverse=True)
+            left = len(todo) - settings.max_entries_per_poll
+            todo = todo[: settings.max_entries_per_poll]
+        # Oldest first, so that a poll cut short has taken a clean prefix of the feed.
+        todo.sort(key=lambda e: e.published.timestamp() if e.published else 0)
+
+        taken = await asyncio.gather(*(self._take(feed, entry) for entry in todo))
+        articles = [t.article for t in taken if t.article is not None]
+        ingest = IngestReport()
+        if articles:
+            ingest = await self._ingest(articles)
+        ingest_errors = {f.source: f.reason for f in ingest.failed}
+
+        outcomes: list[EntryOutcome] = []
+        failed: list[FailedInput] = []
+        fallbacks: list[FailedInput] = []
+        for item in taken:
+            label = item.entry.link or item.entry.title or item.entry.key
+            error = item.error
+            article_id = None
+            if item.article is not None:
+                error = ingest_errors.get(item.article.source)
+                if error is None:
+                    article_id = self._kb.store.article_id(article_key(item.article))
+            if error is not None:
+                failed.append(FailedInput(label, error))
+            elif item.page_error is not None:
+                fallbacks.append(FailedInput(label, item.page_error))
+            outcomes.append(EntryOutcome(item.entry.key, item.entry.link, article_id, error))
+        # SQLite writes wait for a running ingest's commit: off the event loop.
+        await asyncio.to_thread(self._feeds.record_entries, feed.id, outcomes)
+        await asyncio.to_thread(
+            self._feeds.record_success,
+            feed.id,
+            etag=resource.etag,
+            last_modified=resource.last_modified,
+            title=parsed.title,
+            interval=interval,
+            # Entries that failed (and may be retried) or were left for later must be seen
+            # again next time: a 304 would hide them.
+            keep_validators=bool(left or failed),
+        )
+        return replace(
+            base,
+            new=len(outcomes) - len(failed),
+            unchanged=len(entries) - len(pending),
+            failed=tuple(failed),
+            from_feed_content=tuple(fallbacks),
+            left_for_later=left,
+            format=parsed.format,
+            ingest=ingest,
+        )
+
+    async def _take(self, feed: Feed, entry: FeedEntry) -> _Taken:
+        """The article of one entry: its page, else its own content, else an error."""
+        if not entry.link:
+            return _Taken(entry, None, "the entry has no link to an article")
+        page: ParsedArticle | None = None
+        page_error: str | None = None
+        try:
+            page = await fetch_article(
+                self._fetcher,
+                entry.link,
+                max_article_chars=self._config.ingest.max_article_chars,
+            )
+        except BadInputError as exc:
+            page_error = exc.reason
+        published = entry.published or (page.published if page else None)
+        if published is None:
+            return _Taken(
+                entry, None, "no publication date: the entry has none and neither has its page"
+            )
+        if page is not None:
+            article = replace(
+                page,
+                title=page.title or entry.title,
+                url=page.url or entry.link,
+                published=published,
+                outlet=feed.outlet or page.outlet,
+                country=feed.country or page.country,
+                author=page.author or entry.author,
+                source=entry.link,
+            )
+            return _Taken(entry, article)
+        if len(entry.content) < MIN_FALLBACK_CHARS or not entry.title:
+            reason = f"the page failed ({page_error})"
+            reason += " and the entry has no article text of its own"
+            return _Taken(entry, None, reason)
+        article = ParsedArticle(
+            title=entry.title,
+            text=entry.content,
+            source=entry.link,
+            url=entry.link,
+            outlet=feed.outlet,
+            published=published,
+            country=feed.country,
+            author=entry.author,
+        )
+        return _Taken(entry, article, page_error=page_error)
+
+    async def _ingest(self, articles: list[ParsedArticle]) -> IngestReport:
+        async with self._ingest_lock:
+            work = asyncio.ensure_future(asyncio.to_thread(self._kb.ingest_articles, articles))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # A thread cannot be stopped: let the ingest finish (it commits or rolls
+                # back as a whole) before the cancellation goes on, so that whoever closes
+                # the knowledge base next does not close it under a running write.
+                await asyncio.wait([work])
+                raise
