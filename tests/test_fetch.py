@@ -23,8 +23,9 @@ RSS = (
     "<item><title>One</title><link>https://example.com/1</link></item></channel></rss>"
 )
 # The server logs a request once its headers have arrived, the fetcher times it just
-# before sending: allow this much jitter between the two clocks' views of one interval.
-JITTER = 0.02
+# before sending: allow this much jitter (generous: a loaded CI machine schedules the
+# server thread late) between the two views of one interval.
+JITTER = 0.15
 
 
 def config(**changes: Any) -> FetchConfig:
@@ -498,7 +499,7 @@ def test_requests_to_one_host_are_spaced(local_http: LocalHTTPServer) -> None:
         local_http.add(f"/{name}", PAGE)
 
     async def go() -> None:
-        async with Fetcher(config(host_interval_seconds=0.3)) as fetcher:
+        async with Fetcher(config(host_interval_seconds=0.6)) as fetcher:
             # A first request opens the connection, so the three measured below share it.
             await fetcher.fetch(local_http.url("/warm"), kind="page")
             await asyncio.gather(
@@ -509,15 +510,15 @@ def test_requests_to_one_host_are_spaced(local_http: LocalHTTPServer) -> None:
     times = starts(local_http.requests)
     assert len(times) == 4
     for earlier, later in itertools.pairwise(times):
-        assert later - earlier >= 0.3 - JITTER
+        assert later - earlier >= 0.6 - JITTER
 
 
 def test_redirect_hops_are_spaced_too(local_http: LocalHTTPServer) -> None:
     local_http.redirect("/a", "/b")
     local_http.add("/b", PAGE)
-    fetch(local_http.url("/a"), settings=config(host_interval_seconds=0.3))
+    fetch(local_http.url("/a"), settings=config(host_interval_seconds=0.6))
     first, second = starts(local_http.requests)
-    assert second - first >= 0.3 - JITTER
+    assert second - first >= 0.6 - JITTER
 
 
 def test_other_hosts_do_not_wait(local_http: LocalHTTPServer) -> None:
