@@ -88,6 +88,13 @@ class VectorIndexConfig(_Section):
     )
     hnsw_ef_search: int = Field(default=128, ge=1)
     ivf_nprobe: int = Field(default=16, ge=1)
+    search_threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="FAISS threads for one query; one is fastest for a single query (more "
+        "threads spin against the keyword search running beside it)",
+    )
 
 
 class IngestConfig(_Section):

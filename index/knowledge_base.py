@@ -207,6 +207,7 @@ class KnowledgeBase:
                     path,
                     hnsw_ef_search=settings.hnsw_ef_search,
                     ivf_nprobe=settings.ivf_nprobe,
+                    search_threads=settings.search_threads,
                 )
             except StoreError as exc:
                 reason = str(exc)
@@ -249,6 +250,7 @@ class KnowledgeBase:
             matrix,
             hnsw_ef_search=config.index.hnsw_ef_search,
             ivf_nprobe=config.index.ivf_nprobe,
+            search_threads=config.index.search_threads,
         )
 
     def _keyword_pool(self) -> ThreadPoolExecutor:
