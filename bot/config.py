@@ -91,6 +91,11 @@ class DiscordConfig(_Section):
     )
     sources_page_size: int = Field(default=10, ge=1, le=25)
     guild_ready_timeout: float = Field(default=2.0, ge=0.0)
+    poll_feeds: bool = Field(
+        default=True,
+        description="poll the feeds in the background while the bot runs, each every "
+        "[feeds] poll_interval_minutes; off: only `/feeds poll` and `geobot feeds poll`",
+    )
 
 
 class BotConfig(Config):

@@ -114,7 +114,17 @@ def test_commands_sync_to_the_dev_guild(fake_discord: FakeDiscord, tmp_path: Pat
     async def body(client: GeobotClient) -> None:
         sync = await fake_discord.stream(lambda a: a.kind == "commands_sync").next()
         names = {c["name"] for c in sync.payload}
-        assert names == {"ask", "summary", "search", "sources", "help", "ingest", "remove", "stats"}
+        assert names == {
+            "ask",
+            "summary",
+            "search",
+            "sources",
+            "help",
+            "ingest",
+            "remove",
+            "stats",
+            "feeds",
+        }
         ask = next(c for c in sync.payload if c["name"] == "ask")
         assert ask["description"].startswith("Answer a question")
         assert all(o["description"] for o in ask["options"])

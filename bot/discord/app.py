@@ -5,11 +5,18 @@ docstring is its description, every parameter is described, and every error goes
 handler that tells the user a short message with an error id and logs the traceback.
 Answering runs in a thread pool, off the event loop, so the gateway heartbeat is never
 starved; every interaction is deferred at once, then followed up.
+
+While the bot runs it also polls the news feeds in the background (`_poll_forever`): each
+pass polls the feeds that are due, then sleeps until the next one is due. Fetching is
+async and extraction and ingestion run in worker threads, so a poll never blocks the bot;
+a feed that fails backs off on its own schedule and never stops the others.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import functools
 import logging
 import re
@@ -20,7 +27,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +40,10 @@ from bot.answers.service import AnswerService
 from bot.config import BotConfig
 from bot.discord import messages, render
 from bot.state import BotState
-from index import GeobotError, KnowledgeBase
+from index import GeobotError, IngestReport, KnowledgeBase, NotFoundError
+from index.feed_store import Feed, FeedStore, check_feed_url
+from index.fetch import Fetcher
+from index.polling import FeedPoller, FeedReport, PollReport, fetch_articles, is_url
 
 __all__ = ["Backend", "GeobotClient", "build_client"]
 
@@ -63,6 +73,23 @@ class Backend:
 
 class UserError(Exception):
     """A problem the user can fix; shown as is, without an error id."""
+
+
+def parse_country(value: str | None) -> str | None:
+    """A two-letter ISO country code, upper-cased, or None when not given."""
+    if value is None or not value.strip():
+        return None
+    code = value.strip().upper()
+    if len(code) != 2 or not code.isalpha() or not code.isascii():
+        raise UserError("`country` must be a two-letter country code such as GB.")
+    return code
+
+
+def parse_outlet(value: str | None) -> str | None:
+    """An outlet name on one line, or None when not given."""
+    if value is None:
+        return None
+    return " ".join(value.split()) or None
 
 
 def parse_day(value: str | None, name: str) -> date | None:
@@ -241,6 +268,12 @@ class SourcesPager(discord.ui.View):
 
 
 class GeobotClient(discord.Client):
+    # Bounds of the background poller's sleep between passes: at least this long (a feed
+    # that is always due cannot spin the loop), at most this long (feeds added elsewhere,
+    # e.g. with `geobot feeds add`, are picked up). `/feeds add` wakes it at once.
+    poll_min_seconds: float = 5.0
+    poll_max_seconds: float = 60.0
+
     def __init__(
         self,
         config: BotConfig,
@@ -266,6 +299,15 @@ class GeobotClient(discord.Client):
         )
         self.cooldowns = Cooldowns(self.settings.cooldown_seconds)
         self._sync_commands = sync_commands
+        # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
+        self._feeds: FeedStore | None = None
+        self._fetcher: Fetcher | None = None
+        self._poller: FeedPoller | None = None
+        self._poll_task: asyncio.Task[None] | None = None
+        self._polls: set[asyncio.Future[PollReport]] = set()
+        self._poll_lock = asyncio.Lock()
+        self._poll_wakeup = asyncio.Event()
+        self._stopping = False
         register_commands(self.tree)
 
     @property
@@ -274,9 +316,37 @@ class GeobotClient(discord.Client):
             raise RuntimeError("the backend is loaded in setup_hook")
         return self._backend
 
+    @property
+    def feeds(self) -> FeedStore:
+        if self._feeds is None:
+            raise RuntimeError("the feeds are loaded in setup_hook")
+        return self._feeds
+
+    @property
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            raise RuntimeError("the fetcher is made in setup_hook")
+        return self._fetcher
+
+    @property
+    def poll_task(self) -> asyncio.Task[None] | None:
+        """The background poller (None when `discord.poll_feeds` is off or before setup)."""
+        return self._poll_task
+
     async def setup_hook(self) -> None:
         # The model and the index load once, here, off the event loop.
         self._backend = await self.offload(self._backend_factory)
+        self._feeds = await self.offload(FeedStore, self._backend.kb.store)
+        self._fetcher = Fetcher(self.config.fetch)
+        self._poller = FeedPoller(
+            self._backend.kb,
+            self._feeds,
+            self._fetcher,
+            self.config,
+            on_feed_done=log_feed_report,
+        )
+        if self.settings.poll_feeds:
+            self._poll_task = asyncio.create_task(self._poll_forever(), name="geobot-feed-poller")
         self.add_dynamic_items(PassagesButton, FeedbackButton)
         if not self._sync_commands:
             return
@@ -291,11 +361,30 @@ class GeobotClient(discord.Client):
             log.info("synced %d commands globally", len(synced))
 
     async def close(self) -> None:
+        # Polls stop first: a cancelled poll lets a running ingest finish (a thread cannot
+        # be stopped), and the knowledge base is closed only once every poll has ended.
+        self._stopping = True
+        polls: set[asyncio.Future[Any]] = set(self._polls)
+        if self._poll_task is not None:
+            polls.add(self._poll_task)
+        for poll in polls:
+            poll.cancel()
         await super().close()
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        if self._backend is not None:
-            await asyncio.to_thread(self._backend.close)
-            self._backend = None
+        if polls:
+            await asyncio.wait(polls)
+            for poll in polls:
+                if not poll.cancelled() and poll.exception() is not None:
+                    log.error("a feed poll ended with an error", exc_info=poll.exception())
+        self._poll_task = None
+        fetcher, self._fetcher = self._fetcher, None
+        if fetcher is not None:
+            await fetcher.aclose()
+        # Queued answers are dropped, running ones finish: closing the knowledge base under
+        # a running answer would pull its SQLite connection from under it.
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        backend, self._backend = self._backend, None
+        if backend is not None:
+            await asyncio.to_thread(backend.close)
 
     async def offload(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (retrieval, answering, SQLite) in the answer thread pool."""
@@ -303,6 +392,72 @@ class GeobotClient(discord.Client):
         return await loop.run_in_executor(
             self._executor, functools.partial(function, *args, **kwargs)
         )
+
+    # -- feeds -------------------------------------------------------------------------
+
+    async def poll_feeds(self, feeds: list[Feed] | None = None) -> PollReport:
+        """One poll pass over `feeds` (default: every feed), one pass at a time: the
+        background poller and `/feeds poll` never poll the same feed twice at once."""
+        if self._poller is None:
+            raise RuntimeError("the poller is made in setup_hook")
+        async with self._poll_lock:
+            if self._stopping:
+                raise UserError("I'm shutting down; try again when I'm back.")
+            # Registered so that close() can stop it and wait for it.
+            run = asyncio.ensure_future(self._poller.poll(feeds))
+            self._polls.add(run)
+            try:
+                return await run
+            finally:
+                self._polls.discard(run)
+
+    async def poll_due_feeds(self) -> PollReport:
+        """One pass over the feeds whose time has come."""
+        due = await asyncio.to_thread(self.feeds.due)
+        if not due:
+            return PollReport(feeds=(), seconds=0.0)
+        return await self.poll_feeds(due)
+
+    def wake_poller(self) -> None:
+        """Have the background poller look for due feeds now (a feed was just added)."""
+        self._poll_wakeup.set()
+
+    async def _seconds_to_next_poll(self) -> float:
+        upper = self.poll_max_seconds
+        next_due = await asyncio.to_thread(self.feeds.next_due_at)
+        if next_due is None:
+            return upper
+        now = datetime.now(UTC).replace(tzinfo=None)
+        wait = (next_due - now).total_seconds()
+        return min(max(wait, self.poll_min_seconds), upper)
+
+    async def _poll_forever(self) -> None:
+        """The background poller: poll the due feeds, sleep until the next is due, again.
+
+        Nothing but cancellation ends it: an error in a pass is logged and the next pass
+        comes as usual. Each feed's result is logged as it is done (`log_feed_report`)."""
+        log.info("background feed polling started")
+        while True:
+            # Cleared before the pass: a feed added during it wakes the next one at once.
+            self._poll_wakeup.clear()
+            try:
+                report = await self.poll_due_feeds()
+                if report.feeds:
+                    log.info(
+                        "polled %d feed(s) in %.1f s: %d new articles, %d failed",
+                        len(report.feeds),
+                        report.seconds,
+                        report.new,
+                        report.failed,
+                    )
+                wait = await self._seconds_to_next_poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("background feed poll failed; trying again later")
+                wait = self.poll_max_seconds
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._poll_wakeup.wait(), wait)
 
     # -- policies ----------------------------------------------------------------------
 
@@ -505,6 +660,15 @@ def require_manage_server(interaction: discord.Interaction[Any]) -> None:
         raise UserError("Only members with the Manage Server permission can do that.")
 
 
+def log_feed_report(report: FeedReport) -> None:
+    """Each feed's part of a poll, to the log: a failure is a warning."""
+    text = messages.describe_feed_report(report, max_failures=10)
+    if report.error or report.failed:
+        log.warning("feed poll: %s", text)
+    else:
+        log.info("feed poll: %s", text)
+
+
 def check_cooldown(interaction: discord.Interaction[Any]) -> None:
     wait = client_of(interaction).cooldowns.remaining(interaction.user.id)
     if wait:
@@ -514,24 +678,40 @@ def check_cooldown(interaction: discord.Interaction[Any]) -> None:
 # -- slash commands ----------------------------------------------------------------------
 
 
+OUTLET_HELP = "Only sources from this outlet, e.g. Reuters (start typing its name)"
+COUNTRY_HELP = "Only sources from outlets of this country: a two-letter code, e.g. GB"
+
+
 @app_commands.command()
 @app_commands.describe(
     question="What you want to know, e.g. 'What did NATO decide this week?'",
     since="Only sources published on or after this date (YYYY-MM-DD)",
     until="Only sources published on or before this date (YYYY-MM-DD)",
+    outlet=OUTLET_HELP,
+    country=COUNTRY_HELP,
 )
 async def ask(
     interaction: discord.Interaction[Any],
     question: app_commands.Range[str, 1, 1000],
     since: str | None = None,
     until: str | None = None,
+    outlet: app_commands.Range[str, 1, 100] | None = None,
+    country: app_commands.Range[str, 2, 2] | None = None,
 ) -> None:
     """Answer a question from the news articles, citing a source for every sentence."""
     client = client_of(interaction)
-    check_cooldown(interaction)
     first, last = parse_day(since, "since"), parse_day(until, "until")
+    code = parse_country(country)
+    check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
-    answer = await client.offload(client.backend.service.ask, question, since=first, until=last)
+    answer = await client.offload(
+        client.backend.service.ask,
+        question,
+        since=first,
+        until=last,
+        outlet=parse_outlet(outlet),
+        country=code,
+    )
     await client.send_answer(
         answer,
         functools.partial(interaction.followup.send, wait=True),
@@ -589,18 +769,47 @@ async def article_choices(
 summary.autocomplete("article")(article_choices)
 
 
+async def outlet_choices(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    client = client_of(interaction)
+    counts = await client.offload(client.backend.kb.store.outlet_counts)
+    typed = current.strip().casefold()
+    return [
+        app_commands.Choice(name=messages.outlet_choice_name(outlet, count), value=outlet)
+        for outlet, count in counts
+        if typed in outlet.casefold() and 1 <= len(outlet) <= 100
+    ][:25]
+
+
+ask.autocomplete("outlet")(outlet_choices)
+
+
 @app_commands.command()
-@app_commands.describe(query="Words or a question to look for in the articles")
+@app_commands.describe(
+    query="Words or a question to look for in the articles",
+    outlet=OUTLET_HELP,
+    country=COUNTRY_HELP,
+)
 async def search(
-    interaction: discord.Interaction[Any], query: app_commands.Range[str, 1, 500]
+    interaction: discord.Interaction[Any],
+    query: app_commands.Range[str, 1, 500],
+    outlet: app_commands.Range[str, 1, 100] | None = None,
+    country: app_commands.Range[str, 2, 2] | None = None,
 ) -> None:
     """Show the passages that best match a query, with their sources."""
     client = client_of(interaction)
+    code = parse_country(country)
     await interaction.response.defer(thinking=True)
-    hits = await client.offload(client.backend.kb.search, query, k=5)
+    hits = await client.offload(
+        client.backend.kb.search, query, k=5, outlet=parse_outlet(outlet), country=code
+    )
     await interaction.followup.send(
         embeds=render.render_hits(query, hits), allowed_mentions=NO_PINGS
     )
+
+
+search.autocomplete("outlet")(outlet_choices)
 
 
 @app_commands.command()
@@ -628,13 +837,26 @@ async def help_command(interaction: discord.Interaction[Any]) -> None:
 
 
 @app_commands.command()
-@app_commands.describe(file="A text, Markdown, JSON or JSON Lines file of articles")
+@app_commands.describe(
+    file="A text, Markdown, HTML, JSON or JSON Lines file of articles (or give a url)",
+    url="The http(s) address of an article page to fetch (or attach a file)",
+)
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
-async def ingest(interaction: discord.Interaction[Any], file: discord.Attachment) -> None:
-    """Add articles from an attached file (Manage Server only)."""
+async def ingest(
+    interaction: discord.Interaction[Any],
+    file: discord.Attachment | None = None,
+    url: app_commands.Range[str, 1, 2000] | None = None,
+) -> None:
+    """Add articles from an attached file or an article page's URL (Manage Server only)."""
     require_manage_server(interaction)
     client = client_of(interaction)
+    if (file is None) == (url is None):
+        raise UserError("Give either a `file` or a `url` (exactly one of them).")
+    if url is not None:
+        await ingest_url(interaction, client, url.strip())
+        return
+    assert file is not None
     limit = client.config.ingest.max_file_bytes
     if file.size > limit:
         raise UserError(f"That file is {file.size:,} bytes; the limit is {limit:,}.")
@@ -651,6 +873,26 @@ async def ingest(interaction: discord.Interaction[Any], file: discord.Attachment
     report = await client.offload(ingest_bytes)
     await interaction.followup.send(
         messages.render_ingest_report(name, report), ephemeral=True, allowed_mentions=NO_PINGS
+    )
+
+
+async def ingest_url(interaction: discord.Interaction[Any], client: GeobotClient, url: str) -> None:
+    """/ingest url: fetch the page, extract its article, store it; failures are reported."""
+    if not is_url(url):
+        raise UserError("`url` must be an http:// or https:// address.")
+    await interaction.response.defer(thinking=True, ephemeral=True)
+    articles, failures = await fetch_articles(
+        client.fetcher, [url], max_article_chars=client.config.ingest.max_article_chars
+    )
+    report = IngestReport()
+    if articles:
+        report = await client.offload(client.backend.kb.ingest_articles, articles)
+    report = dataclasses.replace(report, failed=(*failures, *report.failed))
+    await interaction.followup.send(
+        messages.render_ingest_report(url, report),
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+        suppress_embeds=True,
     )
 
 
@@ -688,8 +930,132 @@ async def stats(interaction: discord.Interaction[Any]) -> None:
     )
 
 
+feeds = app_commands.Group(
+    name="feeds",
+    description="Follow news feeds (RSS, Atom): add, list, remove, poll (Manage Server only)",
+    default_permissions=discord.Permissions(manage_guild=True),
+    guild_only=True,
+)
+
+
+@feeds.command(name="add")
+@app_commands.describe(
+    url="The feed's http(s) address (RSS or Atom)",
+    outlet="The outlet's name, given to every article of the feed, e.g. Reuters",
+    country="The outlet's country: a two-letter code, e.g. GB",
+)
+async def feeds_add(
+    interaction: discord.Interaction[Any],
+    url: app_commands.Range[str, 1, 2000],
+    outlet: app_commands.Range[str, 1, 100] | None = None,
+    country: app_commands.Range[str, 2, 2] | None = None,
+) -> None:
+    """Follow a news feed: I poll it in the background (Manage Server only)."""
+    require_manage_server(interaction)
+    client = client_of(interaction)
+    address = check_feed_url(url)
+    code = parse_country(country)
+    await interaction.response.defer(thinking=True, ephemeral=True)
+    feed, new = await client.offload(
+        client.feeds.add, address, outlet=parse_outlet(outlet), country=code
+    )
+    client.wake_poller()
+    await interaction.followup.send(
+        messages.render_feed_added(feed, new, polling=client.poll_task is not None),
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+        suppress_embeds=True,
+    )
+
+
+@feeds.command(name="list")
+async def feeds_list(interaction: discord.Interaction[Any]) -> None:
+    """Show the feeds I follow and how their polling stands (Manage Server only)."""
+    require_manage_server(interaction)
+    client = client_of(interaction)
+    await interaction.response.defer(ephemeral=True)
+    found = await client.offload(client.feeds.all)
+    await interaction.followup.send(
+        embed=render.render_feeds(found), ephemeral=True, allowed_mentions=NO_PINGS
+    )
+
+
+@feeds.command(name="remove")
+@app_commands.describe(url="The feed to stop following (start typing its address or outlet)")
+async def feeds_remove(
+    interaction: discord.Interaction[Any], url: app_commands.Range[str, 1, 2000]
+) -> None:
+    """Stop following a feed; the articles it brought stay (Manage Server only)."""
+    require_manage_server(interaction)
+    client = client_of(interaction)
+    await interaction.response.defer(thinking=True, ephemeral=True)
+    address = await client.offload(feed_url_for, client.feeds, url)
+    try:
+        removed = await client.offload(client.feeds.remove, address)
+    except NotFoundError:
+        shown = render.neutralize_mentions(" ".join(address.split()))[:300]
+        raise UserError(f"I don't follow the feed <{shown}>; see `/feeds list`.") from None
+    await interaction.followup.send(
+        messages.render_feed_removed(removed),
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+        suppress_embeds=True,
+    )
+
+
+FEED_CHOICE = re.compile(r"feed:(\d+)")
+
+
+def feed_url_for(store: FeedStore, value: str) -> str:
+    """The URL a /feeds remove value names: the URL itself, or "feed:<id>" (the choice
+    value of a feed whose URL is longer than a choice value may be)."""
+    match = FEED_CHOICE.fullmatch(value.strip())
+    if match is not None:
+        for feed in store.all():
+            if feed.id == int(match.group(1)):
+                return feed.url
+    return value
+
+
+async def feed_choices(
+    interaction: discord.Interaction[Any], current: str
+) -> list[app_commands.Choice[str]]:
+    client = client_of(interaction)
+    found = await client.offload(client.feeds.all)
+    typed = current.strip().casefold()
+    return [
+        app_commands.Choice(
+            name=messages.feed_choice_name(feed),
+            value=feed.url if len(feed.url) <= 100 else f"feed:{feed.id}",
+        )
+        for feed in found
+        if typed in messages.feed_choice_name(feed).casefold() or typed in feed.url.casefold()
+    ][:25]
+
+
+feeds_remove.autocomplete("url")(feed_choices)
+
+
+@feeds.command(name="poll")
+async def feeds_poll(interaction: discord.Interaction[Any]) -> None:
+    """Poll every feed now and report on each (Manage Server only)."""
+    require_manage_server(interaction)
+    client = client_of(interaction)
+    await interaction.response.defer(thinking=True, ephemeral=True)
+    found = await client.offload(client.feeds.all)
+    if not found:
+        raise UserError("No feeds yet: add one with `/feeds add`.")
+    report = await client.poll_feeds(found)
+    await interaction.followup.send(
+        messages.render_poll_report(report),
+        ephemeral=True,
+        allowed_mentions=NO_PINGS,
+        suppress_embeds=True,
+    )
+
+
 def register_commands(tree: app_commands.CommandTree[Any]) -> None:
-    commands: list[app_commands.Command[Any, Any, Any]] = [
+    commands: list[app_commands.Command[Any, Any, Any] | app_commands.Group] = [
         ask,
         summary,
         search,
@@ -698,6 +1064,7 @@ def register_commands(tree: app_commands.CommandTree[Any]) -> None:
         ingest,
         remove,
         stats,
+        feeds,
     ]
     for command in commands:
         tree.add_command(command)

@@ -1,13 +1,31 @@
-"""Short texts and embeds of the bot's own (help, stats, ingest reports, names)."""
+"""Short texts and embeds of the bot's own (help, stats, ingest and poll reports, names)."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import discord
 
 from bot.discord.render import format_day, neutralize_mentions
 from index import Article, IngestReport, StoreStats
+from index.feed_store import Feed
+from index.polling import FeedReport, PollReport
 
-__all__ = ["choice_name", "render_help", "render_ingest_report", "render_stats", "thread_name"]
+__all__ = [
+    "choice_name",
+    "describe_feed_report",
+    "feed_choice_name",
+    "outlet_choice_name",
+    "render_feed_added",
+    "render_feed_removed",
+    "render_help",
+    "render_ingest_report",
+    "render_poll_report",
+    "render_stats",
+    "thread_name",
+]
+
+CONTENT_MAX = 2000
 
 BLUE = discord.Colour.blurple()
 
@@ -40,9 +58,10 @@ def render_help(stats: StoreStats) -> discord.Embed:
             "I answer questions about the news from the articles I have, and every sentence "
             "I give is a quote with a numbered source (outlet and date). When my articles do "
             "not answer a question, I say so instead of guessing.\n\n"
-            "**/ask** a question (optionally `since`/`until` a date)\n"
+            "**/ask** a question (optionally `since`/`until` a date, one `outlet` or "
+            "one `country`)\n"
             "**/summary** one article, or a topic across articles\n"
-            "**/search** the passages matching some words\n"
+            "**/search** the passages matching some words (same filters)\n"
             "**/sources** the articles I know\n"
             "Mention me with a question, or DM me. Reply to my answer, or write in the "
             "thread I open, to ask a follow-up."
@@ -83,3 +102,103 @@ def render_ingest_report(name: str, report: IngestReport) -> str:
     if len(report.failed) > 10:
         lines.append(f"- … and {len(report.failed) - 10} more")
     return _clip("\n".join(lines), 2000)
+
+
+# -- feeds -------------------------------------------------------------------------------
+
+
+def _who(outlet: str | None, country: str | None) -> str:
+    """ "Reuters (GB)", "Reuters", "GB" or ""."""
+    if outlet and country:
+        return f"{outlet} ({country})"
+    return outlet or country or ""
+
+
+def outlet_choice_name(outlet: str, articles: int) -> str:
+    """An autocomplete choice for an outlet (1 to 100 characters): name and article count."""
+    noun = "article" if articles == 1 else "articles"
+    return _clip(f"{' '.join(outlet.split())} ({articles} {noun})", 100)
+
+
+def feed_choice_name(feed: Feed) -> str:
+    """An autocomplete choice for a feed (1 to 100 characters): outlet and URL."""
+    who = _who(feed.outlet or feed.title, feed.country)
+    text = " ".join(f"{who} · {feed.url}".split()) if who else feed.url
+    return _clip(text, 100)
+
+
+def render_feed_added(feed: Feed, new: bool, *, polling: bool = True) -> str:
+    """/feeds add: what was added (or updated), and when it will be polled."""
+    who = _who(feed.outlet, feed.country)
+    text = f"{'Added' if new else 'Updated'} feed <{feed.url}>" + (f" ({who})" if who else "")
+    if polling:
+        text += ". I poll it in the background, starting now." if new else "."
+    else:
+        text += ". Background polling is off: `/feeds poll` polls it."
+    return _clip(neutralize_mentions(text), CONTENT_MAX)
+
+
+def render_feed_removed(feed: Feed) -> str:
+    noun = "article" if feed.entries_ingested == 1 else "articles"
+    text = (
+        f"Removed feed <{feed.url}> (the {feed.entries_ingested} {noun} it brought stay; "
+        "`/remove` deletes one)."
+    )
+    return _clip(neutralize_mentions(text), CONTENT_MAX)
+
+
+def _duration(value: timedelta) -> str:
+    minutes = round(value.total_seconds() / 60)
+    if minutes >= 60:
+        return f"{minutes // 60} h {minutes % 60} min"
+    if minutes >= 1:
+        return f"{minutes} min"
+    return f"{max(round(value.total_seconds()), 1)} s"
+
+
+def describe_feed_report(report: FeedReport, *, max_failures: int | None = None) -> str:
+    """One feed's part of a poll, in the words of `geobot feeds poll` (raw text: callers
+    sending it to Discord neutralize it)."""
+    name = report.url + (f" ({report.outlet})" if report.outlet else "")
+    if report.error:
+        wait = f"; next try in {_duration(report.retry_in)}" if report.retry_in else ""
+        return f"{name}: failed: {report.error}{wait}"
+    if report.not_modified:
+        return f"{name}: not modified since the last poll"
+    line = f"{name}: {report.new} new, {report.unchanged} unchanged, {len(report.failed)} failed"
+    if report.left_for_later:
+        line += f", {report.left_for_later} left for the next poll"
+    lines = [line]
+    failed = list(report.failed)
+    shown = failed if max_failures is None else failed[:max_failures]
+    lines += [f"  failed: {f.source}: {f.reason}" for f in shown]
+    if len(shown) < len(failed):
+        lines.append(f"  … and {len(failed) - len(shown)} more failed")
+    fallbacks = list(report.from_feed_content)
+    used = fallbacks if max_failures is None else fallbacks[:max_failures]
+    lines += [f"  used the feed's own text: {f.source}: {f.reason}" for f in used]
+    if len(used) < len(fallbacks):
+        lines.append(f"  … and {len(fallbacks) - len(used)} more from the feed's own text")
+    return "\n".join(lines)
+
+
+def render_poll_report(report: PollReport) -> str:
+    """/feeds poll: a summary line, then each feed as `geobot feeds poll` shows it, as
+    many whole feeds as fit one message (send it with embeds suppressed: URLs)."""
+    noun = "feed" if len(report.feeds) == 1 else "feeds"
+    head = (
+        f"Polled {len(report.feeds)} {noun} in {report.seconds:.1f} s: "
+        f"{report.new} new articles, {report.failed} failed."
+    )
+    blocks = [
+        _clip(neutralize_mentions(describe_feed_report(f, max_failures=3)), 500)
+        for f in report.feeds
+    ]
+    text = head
+    for index, block in enumerate(blocks):
+        rest = len(blocks) - index
+        note = f"\n… and {rest} more feeds (see `/feeds list`)"
+        if len(text) + 1 + len(block) + (len(note) if rest > 1 else 0) > CONTENT_MAX:
+            return text + note
+        text += "\n" + block
+    return text

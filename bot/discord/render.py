@@ -14,20 +14,23 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from urllib.parse import quote as percent_encode
 from urllib.parse import urlsplit, urlunsplit
 
 import discord
 
 from bot.answers.models import Answer, Source
+from index.feed_store import Feed
 from index.models import Article, SearchHit
 
 __all__ = [
     "LIMITS",
     "format_day",
+    "format_time",
     "neutralize_mentions",
     "render_answer",
+    "render_feeds",
     "render_hits",
     "render_passages",
     "render_sources_page",
@@ -109,6 +112,11 @@ def format_day(value: date | datetime | None) -> str:
     if value is None:
         return "undated"
     return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def format_time(value: datetime) -> str:
+    """ "12 Apr 2024 14:05 UTC" for a naive UTC time."""
+    return f"{format_day(value)} {value:%H:%M} UTC"
 
 
 def _credit(outlet: str | None, country: str | None, published: date | None) -> str:
@@ -686,6 +694,68 @@ def render_sources_page(
         note = "… " + _more_note(len(lines) - shown, "articles on this page")
         description = "\n".join([*lines[:shown], note])
     embed.description = description
+    return embed
+
+
+# ---------------------------------------------------------------------------------------
+# Feeds
+
+FEED_ERROR_MAX = 300
+
+
+def _code(text: str, limit: int) -> str:
+    """Untrusted text as one inline code span (backticks inside would end it)."""
+    inner = _line(text.replace("`", "'"), limit - 2) or " "
+    return f"`{inner}`"
+
+
+def _feed_field(feed: Feed, now: datetime) -> tuple[str, str]:
+    # "Reuters (GB)"; without an outlet, the feed's own title stands in for it.
+    who = _credit(feed.outlet or feed.title, feed.country, None)
+    name = _line(who, LIMITS.field_name) or "outlet unknown"
+    noun = "article" if feed.entries_ingested == 1 else "articles"
+    polled = (
+        f"last poll {format_time(feed.last_polled_at)}" if feed.last_polled_at else "never polled"
+    )
+    due = feed.next_poll_at
+    upcoming = format_time(due) if due is not None and due > now else "now"
+    lines = [
+        _code(feed.url, URL_MAX),
+        f"{feed.entries_ingested} {noun} · {polled} · next {upcoming}",
+    ]
+    if feed.entries_failed:
+        lines.append(f"{feed.entries_failed} entries failed")
+    if feed.last_error:
+        lines.append(
+            f"Last error ({feed.failures} in a row): {_line(feed.last_error, FEED_ERROR_MAX)}"
+        )
+    return name, _trim("\n".join(lines), LIMITS.field_value)
+
+
+def render_feeds(feeds: Sequence[Feed], *, now: datetime | None = None) -> discord.Embed:
+    """/feeds list: a field per feed (outlet, URL, articles taken, last and next poll,
+    the last error), as many as fit one message; the footer says how many did not.
+
+    `now` (naive UTC) decides whether a feed's next poll is "now"."""
+    moment = now or datetime.now(UTC).replace(tzinfo=None)
+    noun = "feed" if len(feeds) == 1 else "feeds"
+    embed = discord.Embed(title=f"Feeds ({len(feeds)} {noun})", colour=ANSWER_COLOUR)
+    if not feeds:
+        embed.description = "No feeds yet: add one with `/feeds add`."
+        return embed
+    reserve = len(_more_note(len(feeds), "feeds"))
+    total = _embed_length(embed)
+    shown = 0
+    for feed in feeds:
+        name, value = _feed_field(feed, moment)
+        size = len(name) + len(value)
+        if len(embed.fields) >= LIMITS.embed_fields or total + size > LIMITS.embed_total - reserve:
+            break
+        embed.add_field(name=name, value=value, inline=False)
+        total += size
+        shown += 1
+    if shown < len(feeds):
+        embed.set_footer(text=_more_note(len(feeds) - shown, "feeds"))
     return embed
 
 
