@@ -15,7 +15,7 @@ import sys
 import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,8 +26,9 @@ from bot.jsonable import to_jsonable
 
 if TYPE_CHECKING:
     from bot.answers.service import AnswerService
-    from index.polling import FeedReport, PollReport
+    from index.polling import PollReport
 from bot.config import BotConfig
+from bot.feed_reports import describe_feed_report
 from index import Embedder, GeobotError, KnowledgeBase, load_config
 from index.models import Article, FailedInput, IngestReport, ParsedArticle, SearchHit
 
@@ -831,7 +832,7 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
                     feeds,
                     fetcher,
                     app.config,
-                    on_feed_done=None if as_json else lambda r: click.echo(render_feed_report(r)),
+                    on_feed_done=None if as_json else lambda r: click.echo(describe_feed_report(r)),
                 )
                 return await poller.poll()
 
@@ -845,30 +846,6 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
         )
     if report.feeds and all(f.error for f in report.feeds):
         sys.exit(1)
-
-
-def render_feed_report(report: FeedReport) -> str:
-    """One feed's part of a poll, as a terminal shows it."""
-    name = report.url + (f" ({report.outlet})" if report.outlet else "")
-    if report.error:
-        wait = f"; next try in {_duration(report.retry_in)}" if report.retry_in else ""
-        return f"{name}: failed: {report.error}{wait}"
-    if report.not_modified:
-        return f"{name}: not modified since the last poll"
-    line = f"{name}: {report.new} new, {report.unchanged} unchanged, {len(report.failed)} failed"
-    if report.left_for_later:
-        line += f", {report.left_for_later} left for the next poll"
-    lines = [line]
-    lines += [f"  failed: {f.source}: {f.reason}" for f in report.failed]
-    lines += [
-        f"  used the feed's own text: {f.source}: {f.reason}" for f in report.from_feed_content
-    ]
-    return "\n".join(lines)
-
-
-def _duration(value: timedelta) -> str:
-    minutes = round(value.total_seconds() / 60)
-    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -39,6 +39,7 @@ from bot.answers.models import Answer
 from bot.answers.service import AnswerService
 from bot.config import BotConfig
 from bot.discord import messages, render
+from bot.feed_reports import describe_feed_report
 from bot.state import BotState
 from index import GeobotError, IngestReport, KnowledgeBase, NotFoundError
 from index.feed_store import Feed, FeedStore, check_feed_url
@@ -662,7 +663,7 @@ def require_manage_server(interaction: discord.Interaction[Any]) -> None:
 
 def log_feed_report(report: FeedReport) -> None:
     """Each feed's part of a poll, to the log: a failure is a warning."""
-    text = messages.describe_feed_report(report, max_failures=10)
+    text = describe_feed_report(report, max_failures=10)
     if report.error or report.failed:
         log.warning("feed poll: %s", text)
     else:

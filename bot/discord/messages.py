@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import discord
 
 from bot.discord.render import format_day, neutralize_mentions
+from bot.feed_reports import describe_feed_report
 from index import Article, IngestReport, StoreStats
 from index.feed_store import Feed
-from index.polling import FeedReport, PollReport
+from index.polling import PollReport
 
 __all__ = [
     "choice_name",
-    "describe_feed_report",
     "feed_choice_name",
     "outlet_choice_name",
     "render_feed_added",
@@ -145,41 +143,6 @@ def render_feed_removed(feed: Feed) -> str:
         "`/remove` deletes one)."
     )
     return _clip(neutralize_mentions(text), CONTENT_MAX)
-
-
-def _duration(value: timedelta) -> str:
-    minutes = round(value.total_seconds() / 60)
-    if minutes >= 60:
-        return f"{minutes // 60} h {minutes % 60} min"
-    if minutes >= 1:
-        return f"{minutes} min"
-    return f"{max(round(value.total_seconds()), 1)} s"
-
-
-def describe_feed_report(report: FeedReport, *, max_failures: int | None = None) -> str:
-    """One feed's part of a poll, in the words of `geobot feeds poll` (raw text: callers
-    sending it to Discord neutralize it)."""
-    name = report.url + (f" ({report.outlet})" if report.outlet else "")
-    if report.error:
-        wait = f"; next try in {_duration(report.retry_in)}" if report.retry_in else ""
-        return f"{name}: failed: {report.error}{wait}"
-    if report.not_modified:
-        return f"{name}: not modified since the last poll"
-    line = f"{name}: {report.new} new, {report.unchanged} unchanged, {len(report.failed)} failed"
-    if report.left_for_later:
-        line += f", {report.left_for_later} left for the next poll"
-    lines = [line]
-    failed = list(report.failed)
-    shown = failed if max_failures is None else failed[:max_failures]
-    lines += [f"  failed: {f.source}: {f.reason}" for f in shown]
-    if len(shown) < len(failed):
-        lines.append(f"  … and {len(failed) - len(shown)} more failed")
-    fallbacks = list(report.from_feed_content)
-    used = fallbacks if max_failures is None else fallbacks[:max_failures]
-    lines += [f"  used the feed's own text: {f.source}: {f.reason}" for f in used]
-    if len(used) < len(fallbacks):
-        lines.append(f"  … and {len(fallbacks) - len(used)} more from the feed's own text")
-    return "\n".join(lines)
 
 
 def render_poll_report(report: PollReport) -> str:
