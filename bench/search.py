@@ -8,7 +8,10 @@ The dev corpus is the RealTimeQA dev set's articles, indexed once by
 padded with synthetic passages: their text is real sentences of the corpus shuffled into
 new passages (so keyword search meets realistic posting lists) and their vectors are real
 passage vectors with noise, renormalised. Queries are the dev questions, embedded for real,
-one at a time, through both query paths (ONNX and torch).
+one at a time, through the query paths (ONNX, ONNX int8-quantised, torch); each ONNX
+path's dense top-10 is compared with torch's on the dev corpus ("ranks like torch").
+
+    .venv/bin/python bench/search.py --factory SQfp16 --quantize   # the other settings
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from index import Config, KnowledgeBase
 from index.config import EmbeddingConfig
 from index.embedding import SentenceTransformerEmbedder
 from index.models import Span
-from index.store import NewPassage
+from index.store import ArticleFilter, NewPassage
 
 MODES = ("hybrid", "dense", "keyword")
 
@@ -54,6 +57,34 @@ def query_embedding_ms(embedder: SentenceTransformerEmbedder, queries: list[str]
         embedder.embed_query(q)
         times.append(time.perf_counter() - started)
     return summary_ms(times)
+
+
+def agreement(
+    kb: KnowledgeBase,
+    queries: list[str],
+    reference: SentenceTransformerEmbedder,
+    others: dict[str, SentenceTransformerEmbedder],
+) -> None:
+    """How much of torch's dense top-10 each other query path finds (mean overlap), and
+    how often its top-1 is torch's top-1."""
+    where = ArticleFilter()
+    for label, embedder in others.items():
+        overlap, same_first = [], []
+        for q in queries:
+            expected = [
+                pid
+                for pid, _ in kb.dense_search(q, 10, where, query_vector=reference.embed_query(q))
+            ]
+            found = [
+                pid
+                for pid, _ in kb.dense_search(q, 10, where, query_vector=embedder.embed_query(q))
+            ]
+            overlap.append(len(set(expected) & set(found)) / len(expected))
+            same_first.append(expected[0] == found[0])
+        print(
+            f"  ranks like torch, {label:9}: top-10 overlap {np.mean(overlap):.3f}, "
+            f"same top-1 {np.mean(same_first):.3f} ({len(queries)} queries)"
+        )
 
 
 def pad(folder: Path, target: int, seed: int = 7) -> int:
@@ -145,36 +176,53 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=100_000)
     parser.add_argument("--data", type=Path, default=DEV_DIR)
     parser.add_argument(
-        "--factory", default="Flat", help="FAISS index of the 100,000-passage store (e.g. HNSW32)"
+        "--factory", default=None, help="FAISS index of the 100,000-passage store (e.g. HNSW32)"
+    )
+    parser.add_argument(
+        "--quantize",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure the large store with the int8 ONNX query path (default: as configured)",
     )
     args = parser.parse_args()
+    defaults = Config()
+    factory = args.factory or defaults.index.factory
+    quantize = defaults.embedding.onnx_quantize if args.quantize is None else args.quantize
     dataset = load_dataset(require_dev_dir(args.data))
     queries = [q.sentence for q in dataset.questions][: args.queries]
-    onnx = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
+    onnx = SentenceTransformerEmbedder(
+        EmbeddingConfig(onnx_quantize=False), cache_dir=CACHE / "models"
+    )
+    int8 = SentenceTransformerEmbedder(
+        EmbeddingConfig(onnx_quantize=True), cache_dir=CACHE / "models"
+    )
     torch_path = SentenceTransformerEmbedder(EmbeddingConfig(query_backend="torch"))
-    print(f"query embedding, onnx ({onnx.query_backend}): {query_embedding_ms(onnx, queries)}")
-    print(f"query embedding, torch:        {query_embedding_ms(torch_path, queries)}")
+    print(f"query embedding, onnx ({onnx.query_backend}):  {query_embedding_ms(onnx, queries)}")
+    print(f"query embedding, onnx int8 ({int8.query_backend}): {query_embedding_ms(int8, queries)}")
+    print(f"query embedding, torch:         {query_embedding_ms(torch_path, queries)}")
 
     kb = open_corpus(dataset, Config(), onnx, CACHE)
     source = kb.data_dir
     stats = kb.stats()
     print(f"\ndev corpus: {stats.articles} articles, {stats.passages} passages")
-    measure(kb, queries, "dev corpus, onnx query")
-    kb.embedder = torch_path
-    measure(kb, queries, "dev corpus, torch query")
+    agreement(kb, queries, torch_path, {"onnx": onnx, "onnx int8": int8})
+    for label, embedder in (("onnx", onnx), ("onnx int8", int8), ("torch", torch_path)):
+        kb.embedder = embedder
+        measure(kb, queries, f"dev corpus, {label} query")
     kb.close()
 
     big = padded_copy(source, args.passages)
     config = Config(data_dir=big)
     config = config.model_copy(
-        update={"index": config.index.model_copy(update={"factory": args.factory})}
+        update={"index": config.index.model_copy(update={"factory": factory})}
     )
+    chosen = int8 if quantize else onnx
     started = time.perf_counter()
-    KnowledgeBase.open(config, onnx).close()  # rebuilds the index if it is stale
+    KnowledgeBase.open(config, chosen).close()  # rebuilds the index if it is stale
     print(f"first open (rebuilds a stale vector index): {time.perf_counter() - started:.2f} s")
     before = rss_mb()
     started = time.perf_counter()
-    kb = KnowledgeBase.open(config, onnx)
+    kb = KnowledgeBase.open(config, chosen)
     opened = time.perf_counter() - started
     kb.search(queries[0], k=5)
     after = rss_mb()
@@ -186,9 +234,10 @@ def main() -> None:
         f"({(after - before) * 1e6 / stats.passages:.0f} bytes/passage); "
         f"disk {size / 1e6:.0f} MB ({size / stats.passages:.0f} bytes/passage)"
     )
-    measure(kb, queries, f"{stats.passages} passages ({args.factory}), onnx query")
+    label = "onnx int8" if quantize else "onnx"
+    measure(kb, queries, f"{stats.passages} passages ({factory}), {label} query")
     kb.embedder = torch_path
-    measure(kb, queries, f"{stats.passages} passages ({args.factory}), torch query")
+    measure(kb, queries, f"{stats.passages} passages ({factory}), torch query")
     kb.close()
 
 

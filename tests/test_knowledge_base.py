@@ -291,6 +291,22 @@ def test_changing_the_factory_rebuilds_with_it(config: Config) -> None:
         assert kb.stats().vectors == kb.stats().passages
 
 
+@pytest.mark.parametrize("factory", ["SQfp16", "Flat"])
+def test_single_query_search_uses_its_own_thread_count_and_leaves_the_callers(
+    config: Config, factory: str
+) -> None:
+    import faiss
+
+    settings = VectorIndexConfig(factory=factory, search_threads=1)
+    with KnowledgeBase.open(config.model_copy(update={"index": settings}), HashingEmbedder()) as kb:
+        kb.ingest_articles([article(n) for n in range(1, 20)])
+        faiss.omp_set_num_threads(2)
+        hits = kb.search("topic7", mode="dense", k=3)
+        assert faiss.omp_get_max_threads() == 2
+        assert hits[0].article.title == article(7).title
+        assert kb.stats().index_factory == factory
+
+
 _CRASH_SCRIPT = textwrap.dedent(
     """
     import os, sys
