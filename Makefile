@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/search.py
 	$(PY) bench/answer.py
 	$(PY) bench/discord_load.py
+	$(PY) bench/feeds.py
 	$(PY) bench/calibrate_decline.py
 
 clean:
