@@ -178,6 +178,13 @@ class SearchConfig(_Section):
         "passages (they barely change bm25 but make a search score most of a large "
         "store); 0 keeps every word",
     )
+    scored_postings: int = Field(
+        default=5000,
+        ge=0,
+        description="when a query's words are found in more passages than this in all, "
+        "only passages holding one of its rarest words (as many as fit this number) are "
+        "scored; bounds the bm25 work of one search on a large store; 0 scores every match",
+    )
     title_weight: float = Field(
         default=0.5, ge=0.0, description="bm25 weight of title words against body words (1.0)"
     )

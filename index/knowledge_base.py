@@ -626,16 +626,41 @@ class KnowledgeBase:
             return self._vectors.search(vector, k, allowed=allowed)
 
     def keyword_search(self, query: str, k: int, where: ArticleFilter) -> list[tuple[int, float]]:
+        settings = self.config.search
         terms = query_terms(query)
-        common = self.config.search.common_term_passages
-        if common:
-            terms = self.store.without_common_terms(terms, max_passages=common)
+        required: str | None = None
+        if len(terms) > 2 and (settings.common_term_passages or settings.scored_postings):
+            frequency = self.store.term_frequencies(terms)
+            ranked = sorted(zip(frequency, terms, strict=True))
+            common = settings.common_term_passages
+            kept = {t for f, t in ranked if not common or f <= common} | {t for _, t in ranked[:2]}
+            terms = [t for t in terms if t in kept]
+            required = self._required_terms(
+                [(f, t) for f, t in ranked if t in kept], settings.scored_postings
+            )
         match = match_expression(terms)
         if match is None:
             return []
         return self.store.keyword_search(
-            match, k, where, title_weight=self.config.search.title_weight
+            match, k, where, title_weight=settings.title_weight, required=required
         )
+
+    @staticmethod
+    def _required_terms(ranked: Sequence[tuple[int, str]], budget: int) -> str | None:
+        """When the query's words hold more postings than `budget`, an expression of its
+        rarest words (as many as fit the budget, at least one) that a passage must hold to
+        be scored: bm25 costs per scored passage, so this bounds the work of one search on
+        a large store while the scores themselves still count every word."""
+        if not budget or sum(f for f, _ in ranked) <= budget:
+            return None
+        rare: list[str] = []
+        total = 0
+        for frequency, term in ranked:
+            if rare and total + frequency > budget:
+                break
+            rare.append(term)
+            total += frequency
+        return match_expression(rare) if len(rare) < len(ranked) else None
 
     def _hits(
         self, ranked: Sequence[tuple[int, float, float | None, float | None]]

@@ -583,16 +583,15 @@ class SQLiteStore:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
-    def without_common_terms(self, terms: Sequence[str], *, max_passages: int) -> list[str]:
-        """`terms` less those found in more than `max_passages` passages.
+    def term_frequencies(self, terms: Sequence[str]) -> list[int]:
+        """How many passages hold each of `terms`, as FTS5 indexes it.
 
-        Such words ("said", "new", "week") barely move bm25 but make FTS5 score most of
-        the collection: dropping them keeps keyword search fast on large stores. Terms
-        are stemmed by FTS5 itself (through a scratch table with the same tokenizer), so
-        the counts are exactly those of the index. At least the two rarest terms stay.
+        Terms are stemmed by FTS5 itself (through a scratch table with the same
+        tokenizer), so the counts are exactly those of the index; counts are cached per
+        thread until the store's generation changes.
         """
-        if len(terms) <= 2:
-            return list(terms)
+        if not terms:
+            return []
         conn = self._reader()
         if not getattr(self._local, "vocab_ready", False):
             conn.executescript(
@@ -618,15 +617,24 @@ class SQLiteStore:
             cache = {}
             self._local.term_counts = cache
             self._local.term_counts_generation = generation
-        counts: dict[str, int] = {}
         for stem in set(stems.values()):
             if stem not in cache:
                 row = conn.execute(
                     "SELECT doc FROM temp.passage_terms WHERE term = ?", (stem,)
                 ).fetchone()
                 cache[stem] = int(row[0]) if row else 0
-            counts[stem] = cache[stem]
-        frequency = [counts.get(stems.get(i, ""), 0) for i in range(len(terms))]
+        return [cache.get(stems.get(i, ""), 0) for i in range(len(terms))]
+
+    def without_common_terms(self, terms: Sequence[str], *, max_passages: int) -> list[str]:
+        """`terms` less those found in more than `max_passages` passages.
+
+        Such words ("said", "new", "week") barely move bm25 but make FTS5 score most of
+        the collection: dropping them keeps keyword search fast on large stores. At least
+        the two rarest terms stay.
+        """
+        if len(terms) <= 2:
+            return list(terms)
+        frequency = self.term_frequencies(terms)
         kept = [t for t, f in zip(terms, frequency, strict=True) if f <= max_passages]
         if len(kept) < 2:
             rarest = sorted(range(len(terms)), key=lambda i: frequency[i])[:2]
@@ -634,19 +642,38 @@ class SQLiteStore:
         return kept
 
     def keyword_search(
-        self, match: str, k: int, where: ArticleFilter, *, title_weight: float = 0.5
+        self,
+        match: str,
+        k: int,
+        where: ArticleFilter,
+        *,
+        title_weight: float = 0.5,
+        required: str | None = None,
     ) -> list[tuple[int, float]]:
-        """(passage id, bm25 score: higher is better) for an FTS5 `match` expression."""
+        """(passage id, bm25 score: higher is better) for an FTS5 `match` expression.
+
+        With `required` (another expression), only passages that also match it are
+        scored: bm25 costs per scored row, so this bounds the work on large stores.
+        """
         clause, params = where.sql()
         join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id"
+        conditions = ["passages_fts MATCH ?"]
+        values: list[object] = [match]
+        if required is not None:
+            conditions.append(
+                "+f.rowid IN (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?)"
+            )
+            values.append(required)
+        if where.active:
+            conditions.append(clause)
+            values.extend(params)
         sql = (
             f"SELECT f.rowid, bm25(passages_fts, {float(title_weight)}, 1.0) AS rank"
             f" FROM passages_fts f{join if where.active else ''}"
-            f" WHERE passages_fts MATCH ?{' AND ' + clause if where.active else ''}"
-            " ORDER BY rank LIMIT ?"
+            f" WHERE {' AND '.join(conditions)} ORDER BY rank LIMIT ?"
         )
         try:
-            rows = self._reader().execute(sql, [match, *params, k]).fetchall()
+            rows = self._reader().execute(sql, [*values, k]).fetchall()
         except sqlite3.OperationalError as exc:
             raise StoreError(f"keyword search failed: {exc}") from None
         return [(int(r[0]), -float(r[1])) for r in rows]

@@ -392,3 +392,33 @@ def test_search_from_many_threads(kb: KnowledgeBase) -> None:
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(lambda q: kb.search(q, k=1)[0].article.title, queries))
     assert results == [f"Title {n}" for n in range(1, 20)] * 5
+
+
+def test_required_terms_bound_the_scored_postings() -> None:
+    ranked = [(10, "kishida"), (40, "alliance"), (900, "summit"), (3000, "president")]
+    assert KnowledgeBase._required_terms(ranked, 0) is None
+    assert KnowledgeBase._required_terms(ranked, 5000) is None  # 3,950 postings: all scored
+    assert KnowledgeBase._required_terms(ranked, 100) == '"kishida" OR "alliance"'
+    assert KnowledgeBase._required_terms(ranked, 5) == '"kishida"'  # at least the rarest
+
+
+def test_a_budgeted_keyword_search_scores_only_passages_with_the_rare_words(
+    config: Config,
+) -> None:
+    articles = [
+        article(n, f"Common words fill story {n}. The summit met again in city {n}.")
+        for n in range(1, 30)
+    ]
+    articles.append(article(99, "The summit met in Hiroshima, where the alliance was upgraded."))
+    tight = config.model_copy(
+        update={"search": config.search.model_copy(update={"scored_postings": 3})}
+    )
+    with KnowledgeBase.open(tight, HashingEmbedder()) as kb:
+        kb.ingest_articles(articles)
+        hits = kb.search("summit alliance Hiroshima", mode="keyword", k=10)
+        # Only the passage holding the rare words is scored, with every word counting.
+        assert [h.article.title for h in hits] == [article(99, "x").title]
+    with KnowledgeBase.open(config, HashingEmbedder()) as kb:
+        hits = kb.search("summit alliance Hiroshima", mode="keyword", k=10)
+        assert hits[0].article.title == article(99, "x").title
+        assert len(hits) == 10  # unbudgeted: every passage with "summit" too
