@@ -167,7 +167,13 @@ class FeedPoller:
         return await self.poll(self._feeds.due())
 
     async def _poll_feed(self, feed: Feed) -> FeedReport:
-        report = await self._poll_feed_unreported(feed)
+        try:
+            report = await self._poll_feed_unreported(feed)
+        except Exception as exc:
+            # A bug or a store error in one feed must not end the poll of the others;
+            # the traceback goes to the log, the report names the feed and the error.
+            log.exception("polling feed %s failed", feed.url)
+            report = FeedReport(url=feed.url, outlet=feed.outlet, error=f"internal error: {exc}")
         if self._on_feed_done is not None:
             self._on_feed_done(report)
         return report

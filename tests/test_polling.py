@@ -498,3 +498,31 @@ def test_fetch_articles_returns_pages_and_failures(
     assert [a.title for a in articles] == ["Mekong dam dispute goes to regional commission"]  # type: ignore[attr-defined]
     assert articles[0].published == datetime(2025, 3, 5)  # type: ignore[attr-defined]
     assert len(failures) == 1 and "404" in failures[0].reason  # type: ignore[attr-defined]
+
+
+def test_an_unexpected_error_in_one_feed_does_not_end_the_poll(
+    local_http: LocalHTTPServer,
+    feed_kb: KnowledgeBase,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import index.polling
+
+    serve_pages(local_http)
+    add_feed(feed_kb, local_http, "rss20.xml", "/rss.xml")
+    local_http.add("/odd.xml", "<rss version='2.0'><channel><title>odd</title></channel></rss>")
+    FeedStore(feed_kb.store).add(local_http.url("/odd.xml"))
+    from index.feeds import parse_feed as real_parse
+
+    def parse(data: bytes, *, url: str, content_type: str | None = None) -> object:
+        if url.endswith("/odd.xml"):
+            raise RuntimeError("a bug")
+        return real_parse(data, url=url, content_type=content_type)
+
+    monkeypatch.setattr(index.polling, "parse_feed", parse)
+    report = poll(feed_kb)
+
+    by_url = {f.url: f for f in report.feeds}
+    assert by_url[local_http.url("/rss.xml")].new == 2
+    assert by_url[local_http.url("/odd.xml")].error == "internal error: a bug"
+    assert "polling feed" in caplog.text and "RuntimeError" in caplog.text
