@@ -8,6 +8,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from test_parsing import assert_clean as assert_clean_text
+from test_parsing import paragraphs
 
 from index.errors import BadInputError
 from index.html import extract_html, looks_like_html
@@ -62,22 +64,10 @@ def extract(path: Path, url: str | None = None) -> ParsedArticle:
     return extract_html(path.read_bytes(), source=str(path), url=url)
 
 
-def paragraphs(text: str) -> list[str]:
-    return text.split("\n\n")
-
-
 def assert_clean(article: ParsedArticle) -> None:
     """The text conventions of every format, and no headline repeated as the body's start."""
     text = article.text
-    assert text == text.strip()
-    assert "\n\n\n" not in text
-    for paragraph in paragraphs(text):
-        assert paragraph, "empty paragraph"
-        assert "\n" not in paragraph
-        assert "\u00a0" not in paragraph
-        assert "\t" not in paragraph
-        assert "  " not in paragraph
-        assert paragraph == paragraph.strip()
+    assert_clean_text(text)
     assert not text.casefold().startswith(article.title.casefold())
     assert "\ufffd" not in text
 

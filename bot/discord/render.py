@@ -644,26 +644,36 @@ def render_hits(query: str, hits: Sequence[SearchHit]) -> list[discord.Embed]:
     if not hits:
         embed.description = "No matching passages."
         return [embed]
-    reserve = len(_more_note(len(hits), "hits"))
+    _fill_fields(embed, [_hit_field(hit) for hit in hits], "hits")
+    return [embed]
+
+
+def _hit_field(hit: SearchHit) -> tuple[str, str]:
+    article = hit.article
+    name = _line(f"{hit.rank}. {article.title}", LIMITS.field_name)
+    credit = _line(_credit(article.outlet, article.country, article.published), CREDIT_MAX)
+    url = _safe_url(article.url)
+    header = " · ".join(part for part in (credit, f"[link]({url})" if url else "") if part)
+    snippet = _line(hit.passage.text, SNIPPET_MAX) or "(empty passage)"
+    value = _trim(f"{header}\n> {snippet}" if header else f"> {snippet}", LIMITS.field_value)
+    return name, value
+
+
+def _fill_fields(embed: discord.Embed, fields: Sequence[tuple[str, str]], noun: str) -> None:
+    """Add (name, value) fields in order while they fit one embed; the footer then says
+    how many were left out."""
+    reserve = len(_more_note(len(fields), noun))
     total = _embed_length(embed)
     shown = 0
-    for hit in hits:
-        article = hit.article
-        name = _line(f"{hit.rank}. {article.title}", LIMITS.field_name)
-        credit = _line(_credit(article.outlet, article.country, article.published), CREDIT_MAX)
-        url = _safe_url(article.url)
-        header = " · ".join(part for part in (credit, f"[link]({url})" if url else "") if part)
-        snippet = _line(hit.passage.text, SNIPPET_MAX) or "(empty passage)"
-        value = _trim(f"{header}\n> {snippet}" if header else f"> {snippet}", LIMITS.field_value)
+    for name, value in fields:
         size = len(name) + len(value)
         if len(embed.fields) >= LIMITS.embed_fields or total + size > LIMITS.embed_total - reserve:
             break
         embed.add_field(name=name, value=value, inline=False)
         total += size
         shown += 1
-    if shown < len(hits):
-        embed.set_footer(text=_more_note(len(hits) - shown, "hits"))
-    return [embed]
+    if shown < len(fields):
+        embed.set_footer(text=_more_note(len(fields) - shown, noun))
 
 
 def render_sources_page(
@@ -743,19 +753,7 @@ def render_feeds(feeds: Sequence[Feed], *, now: datetime | None = None) -> disco
     if not feeds:
         embed.description = "No feeds yet: add one with `/feeds add`."
         return embed
-    reserve = len(_more_note(len(feeds), "feeds"))
-    total = _embed_length(embed)
-    shown = 0
-    for feed in feeds:
-        name, value = _feed_field(feed, moment)
-        size = len(name) + len(value)
-        if len(embed.fields) >= LIMITS.embed_fields or total + size > LIMITS.embed_total - reserve:
-            break
-        embed.add_field(name=name, value=value, inline=False)
-        total += size
-        shown += 1
-    if shown < len(feeds):
-        embed.set_footer(text=_more_note(len(feeds) - shown, "feeds"))
+    _fill_fields(embed, [_feed_field(feed, moment) for feed in feeds], "feeds")
     return embed
 
 
