@@ -20,7 +20,7 @@ class AnswerConfig(_Section):
         default=80, ge=5, le=500, description="passages retrieved before diversity"
     )
     passages: int = Field(
-        default=8, ge=1, le=50, description="passages kept (after diversity) to answer from"
+        default=10, ge=1, le=50, description="passages kept (after diversity) to answer from"
     )
     mmr_lambda: float = Field(
         default=0.75,
