@@ -625,22 +625,6 @@ class SQLiteStore:
                 cache[stem] = int(row[0]) if row else 0
         return [cache.get(stems.get(i, ""), 0) for i in range(len(terms))]
 
-    def without_common_terms(self, terms: Sequence[str], *, max_passages: int) -> list[str]:
-        """`terms` less those found in more than `max_passages` passages.
-
-        Such words ("said", "new", "week") barely move bm25 but make FTS5 score most of
-        the collection: dropping them keeps keyword search fast on large stores. At least
-        the two rarest terms stay.
-        """
-        if len(terms) <= 2:
-            return list(terms)
-        frequency = self.term_frequencies(terms)
-        kept = [t for t, f in zip(terms, frequency, strict=True) if f <= max_passages]
-        if len(kept) < 2:
-            rarest = sorted(range(len(terms)), key=lambda i: frequency[i])[:2]
-            kept = [terms[i] for i in sorted(rarest)]
-        return kept
-
     def keyword_search(
         self,
         match: str,
