@@ -7,6 +7,7 @@ or a move takes everything, and an entry is never taken twice after a restart.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -221,27 +222,33 @@ class FeedStore:
 
     def record_entries(self, feed_id: int, outcomes: Iterable[EntryOutcome]) -> None:
         """Mark entries taken (or failed once more), in one transaction."""
-        now = _iso(_now())
         with self._store.write() as conn:
-            for outcome in outcomes:
-                conn.execute(
-                    "INSERT INTO feed_entries"
-                    "(feed_id, entry_key, link, article_id, status, attempts, error, seen_at) "
-                    "VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
-                    "ON CONFLICT(feed_id, entry_key) DO UPDATE SET "
-                    "link=excluded.link, article_id=excluded.article_id, "
-                    "status=excluded.status, error=excluded.error, seen_at=excluded.seen_at, "
-                    "attempts=feed_entries.attempts + 1",
-                    (
-                        feed_id,
-                        outcome.key,
-                        outcome.link,
-                        outcome.article_id,
-                        "ingested" if outcome.error is None else "failed",
-                        outcome.error,
-                        now,
-                    ),
-                )
+            self._write_entries(conn, feed_id, outcomes)
+
+    @staticmethod
+    def _write_entries(
+        conn: sqlite3.Connection, feed_id: int, outcomes: Iterable[EntryOutcome]
+    ) -> None:
+        now = _iso(_now())
+        for outcome in outcomes:
+            conn.execute(
+                "INSERT INTO feed_entries"
+                "(feed_id, entry_key, link, article_id, status, attempts, error, seen_at) "
+                "VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
+                "ON CONFLICT(feed_id, entry_key) DO UPDATE SET "
+                "link=excluded.link, article_id=excluded.article_id, "
+                "status=excluded.status, error=excluded.error, seen_at=excluded.seen_at, "
+                "attempts=feed_entries.attempts + 1",
+                (
+                    feed_id,
+                    outcome.key,
+                    outcome.link,
+                    outcome.article_id,
+                    "ingested" if outcome.error is None else "failed",
+                    outcome.error,
+                    now,
+                ),
+            )
 
     # -- poll results -------------------------------------------------------------------
 
@@ -254,8 +261,10 @@ class FeedStore:
         title: str | None,
         interval: timedelta,
         keep_validators: bool = False,
+        outcomes: Iterable[EntryOutcome] = (),
     ) -> None:
-        """A poll went through: new validators, failures reset, next poll one interval on.
+        """A poll went through: its entries marked, new validators, failures reset, next
+        poll one interval on, all in one transaction.
 
         With `keep_validators` (a 304, or a poll that left entries for later) the stored
         ETag/Last-Modified stay: validators are only advanced once every entry they cover
@@ -263,6 +272,7 @@ class FeedStore:
         """
         now = _now()
         with self._store.write() as conn:
+            self._write_entries(conn, feed_id, outcomes)
             if keep_validators:
                 conn.execute(
                     "UPDATE feeds SET title=coalesce(?, title), last_polled_at=?, "

@@ -251,11 +251,12 @@ class FeedPoller:
             elif item.page_error is not None:
                 fallbacks.append(FailedInput(label, item.page_error))
             outcomes.append(EntryOutcome(item.entry.key, item.entry.link, article_id, error))
-        # SQLite writes wait for a running ingest's commit: off the event loop.
-        await asyncio.to_thread(self._feeds.record_entries, feed.id, outcomes)
+        # SQLite writes wait for a running ingest's commit: off the event loop. The
+        # entries' marks and the feed's new state commit together.
         await asyncio.to_thread(
             self._feeds.record_success,
             feed.id,
+            outcomes=outcomes,
             etag=resource.etag,
             last_modified=resource.last_modified,
             title=parsed.title,

@@ -435,7 +435,7 @@ def test_a_poll_stopped_after_storing_but_before_marking_never_stores_twice(
     def killed(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt  # the process dies right after the articles were committed
 
-    monkeypatch.setattr(FeedStore, "record_entries", killed)
+    monkeypatch.setattr(FeedStore, "record_success", killed)
     with pytest.raises(KeyboardInterrupt):
         poll(feed_kb)
     monkeypatch.undo()
