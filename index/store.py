@@ -377,21 +377,16 @@ class SQLiteStore:
         block: the commit happens after, so a crash in between leaves the file's generation
         unknown to SQLite, and the next open rebuilds the index.
         """
-        with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
-            try:
-                generation = uuid.uuid4().hex
-                self.set_meta("generation", generation)
-                yield generation
-            except BaseException:
-                self._writer.execute("ROLLBACK")
-                raise
-            self.commit()
+        with self.write():
+            generation = uuid.uuid4().hex
+            self.set_meta("generation", generation)
+            yield generation
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that leaves the search generation alone: for state that
-        searches do not read (feeds, say). Yields the writer connection."""
+        """A write transaction; yields the writer connection. On its own (not through
+        `transaction`) it leaves the search generation alone: for state that searches do
+        not read (feeds, say)."""
         with self._write_lock:
             self._writer.execute("BEGIN IMMEDIATE")
             try:
@@ -399,7 +394,7 @@ class SQLiteStore:
             except BaseException:
                 self._writer.execute("ROLLBACK")
                 raise
-            self._writer.execute("COMMIT")
+            self.commit()
 
     def read(self) -> sqlite3.Connection:
         """This thread's reader connection."""
