@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 from bot.config import BotConfig
 from bot.feed_reports import describe_feed_report
 from index import Embedder, GeobotError, KnowledgeBase, load_config
-from index.models import Article, FailedInput, IngestReport, ParsedArticle, SearchHit
+from index.models import Article, IngestReport, SearchHit
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -139,10 +139,12 @@ COUNTRY_HELP = "Only articles from outlets of this country (ISO code, e.g. GB)."
 
 
 def check_country(value: str | None) -> str | None:
+    from index.outlets import country_code
+
     if value is None:
         return None
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isalpha():
+    code = country_code(value)
+    if code is None:
         raise click.BadParameter(f"{value!r} is not a two-letter country code such as GB")
     return code
 
@@ -204,9 +206,7 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
         if bar is not None:
             bar.close()
         if urls:
-            articles, failures = asyncio.run(_fetch_pages(app.config, urls))
-            fetched = kb.ingest_articles(articles)
-            report = merge_reports(report, fetched, tuple(failures))
+            report = merge_reports(report, asyncio.run(_ingest_urls(kb, app.config, urls)))
     click.echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"failed {len(report.failed)} ({report.passages_embedded} passages embedded)"
@@ -217,28 +217,22 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
         sys.exit(1)
 
 
-async def _fetch_pages(
-    config: BotConfig, urls: list[str]
-) -> tuple[list[ParsedArticle], list[FailedInput]]:
+async def _ingest_urls(kb: KnowledgeBase, config: BotConfig, urls: list[str]) -> IngestReport:
     from index.fetch import Fetcher
-    from index.polling import fetch_articles
+    from index.polling import ingest_urls
 
     async with Fetcher(config.fetch) as fetcher:
-        return await fetch_articles(
-            fetcher, urls, max_article_chars=config.ingest.max_article_chars
-        )
+        return await ingest_urls(kb, fetcher, urls)
 
 
-def merge_reports(
-    first: IngestReport, second: IngestReport, failed: tuple[FailedInput, ...] = ()
-) -> IngestReport:
+def merge_reports(first: IngestReport, second: IngestReport) -> IngestReport:
     return IngestReport(
         added=first.added + second.added,
         updated=first.updated + second.updated,
         unchanged=first.unchanged + second.unchanged,
         removed=first.removed + second.removed,
         passages_embedded=first.passages_embedded + second.passages_embedded,
-        failed=first.failed + failed + second.failed,
+        failed=first.failed + second.failed,
     )
 
 

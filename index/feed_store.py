@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from index.errors import BadInputError, NotFoundError
+from index.outlets import country_code
 from index.store import SQLiteStore
 
 __all__ = ["EntryOutcome", "Feed", "FeedStore", "check_feed_url"]
@@ -148,9 +149,10 @@ class FeedStore:
         """
         url = check_feed_url(url)
         if country is not None:
-            country = country.strip().upper()
-            if len(country) != 2 or not country.isalpha():
+            code = country_code(country)
+            if code is None:
                 raise BadInputError(country, "a country is a two-letter ISO code such as GB")
+            country = code
         with self._store.write() as conn:
             row = conn.execute("SELECT id FROM feeds WHERE url=?", (url,)).fetchone()
             if row is None:

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from index.config import OutletInfo
 from index.models import ParsedArticle
 
-__all__ = ["BUILTIN_OUTLETS", "OutletTable", "domain_of"]
+__all__ = ["BUILTIN_OUTLETS", "OutletTable", "country_code", "domain_of"]
 
 # Widely cited outlets, by the country they are based in (ISO 3166-1 alpha-2).
 _BUILTIN: dict[str, tuple[str, str]] = {
@@ -91,6 +91,13 @@ _BUILTIN: dict[str, tuple[str, str]] = {
 BUILTIN_OUTLETS: Mapping[str, OutletInfo] = {
     domain: OutletInfo(name=name, country=country) for domain, (name, country) in _BUILTIN.items()
 }
+
+
+def country_code(value: str) -> str | None:
+    """`value` as an upper-case ISO 3166-1 alpha-2 code ("gb " -> "GB"), or None when it is
+    not two ASCII letters. Each front end words its own error."""
+    code = value.strip().upper()
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
 
 
 def domain_of(url: str | None) -> str | None:

@@ -40,6 +40,7 @@ __all__ = [
     "PollReport",
     "fetch_article",
     "fetch_articles",
+    "ingest_urls",
     "is_url",
 ]
 
@@ -87,6 +88,26 @@ async def fetch_articles(
     articles = [r for r in results if isinstance(r, ParsedArticle)]
     failures = [FailedInput(e.source, e.reason) for e in results if isinstance(e, BadInputError)]
     return articles, failures
+
+
+async def ingest_urls(
+    kb: KnowledgeBase,
+    fetcher: Fetcher,
+    urls: Sequence[str],
+    *,
+    offload: Callable[..., Awaitable[IngestReport]] = asyncio.to_thread,
+) -> IngestReport:
+    """Fetch article pages and store them; a page that fails is reported, the rest go in.
+
+    `offload(function, *args)` runs the blocking ingest off the event loop (a caller with
+    its own worker pool passes it)."""
+    articles, failures = await fetch_articles(
+        fetcher, urls, max_article_chars=kb.config.ingest.max_article_chars
+    )
+    report = IngestReport()
+    if articles:
+        report = await offload(kb.ingest_articles, articles)
+    return replace(report, failed=(*failures, *report.failed))
 
 
 async def _captured(work: Awaitable[T]) -> T | BadInputError:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import logging
 import re
@@ -41,10 +40,11 @@ from bot.config import BotConfig
 from bot.discord import messages, render
 from bot.feed_reports import describe_feed_report
 from bot.state import BotState
-from index import GeobotError, IngestReport, KnowledgeBase, NotFoundError
+from index import GeobotError, KnowledgeBase, NotFoundError
 from index.feed_store import Feed, FeedStore, check_feed_url
 from index.fetch import Fetcher
-from index.polling import FeedPoller, FeedReport, PollReport, fetch_articles, is_url
+from index.outlets import country_code
+from index.polling import FeedPoller, FeedReport, PollReport, ingest_urls, is_url
 
 __all__ = ["Backend", "GeobotClient", "build_client"]
 
@@ -80,8 +80,8 @@ def parse_country(value: str | None) -> str | None:
     """A two-letter ISO country code, upper-cased, or None when not given."""
     if value is None or not value.strip():
         return None
-    code = value.strip().upper()
-    if len(code) != 2 or not code.isalpha() or not code.isascii():
+    code = country_code(value)
+    if code is None:
         raise UserError("`country` must be a two-letter country code such as GB.")
     return code
 
@@ -882,13 +882,7 @@ async def ingest_url(interaction: discord.Interaction[Any], client: GeobotClient
     if not is_url(url):
         raise UserError("`url` must be an http:// or https:// address.")
     await interaction.response.defer(thinking=True, ephemeral=True)
-    articles, failures = await fetch_articles(
-        client.fetcher, [url], max_article_chars=client.config.ingest.max_article_chars
-    )
-    report = IngestReport()
-    if articles:
-        report = await client.offload(client.backend.kb.ingest_articles, articles)
-    report = dataclasses.replace(report, failed=(*failures, *report.failed))
+    report = await ingest_urls(client.backend.kb, client.fetcher, [url], offload=client.offload)
     await interaction.followup.send(
         messages.render_ingest_report(url, report),
         ephemeral=True,
