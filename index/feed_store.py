@@ -222,11 +222,6 @@ class FeedStore:
             done.update(str(row[0]) for row in rows)
         return {key for key in wanted if key not in done}
 
-    def record_entries(self, feed_id: int, outcomes: Iterable[EntryOutcome]) -> None:
-        """Mark entries taken (or failed once more), in one transaction."""
-        with self._store.write() as conn:
-            self._write_entries(conn, feed_id, outcomes)
-
     @staticmethod
     def _write_entries(
         conn: sqlite3.Connection, feed_id: int, outcomes: Iterable[EntryOutcome]

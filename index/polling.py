@@ -183,10 +183,6 @@ class FeedPoller:
         reports = await asyncio.gather(*(self._poll_feed(feed) for feed in chosen))
         return PollReport(feeds=tuple(reports), seconds=time.perf_counter() - started)
 
-    async def poll_due(self) -> PollReport:
-        """One pass over the feeds whose time has come."""
-        return await self.poll(self._feeds.due())
-
     async def _poll_feed(self, feed: Feed) -> FeedReport:
         try:
             report = await self._poll_feed_unreported(feed)

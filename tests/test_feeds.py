@@ -140,15 +140,28 @@ def test_bad_country_code(kb: KnowledgeBase) -> None:
         FeedStore(kb.store).add("https://news.example/rss", country="GBR")
 
 
+def record_entries(store: FeedStore, feed_id: int, outcomes: list[EntryOutcome]) -> None:
+    """A poll that went through and marked `outcomes`."""
+    store.record_success(
+        feed_id,
+        etag=None,
+        last_modified=None,
+        title=None,
+        interval=timedelta(minutes=30),
+        outcomes=outcomes,
+    )
+
+
 def test_entries_are_pending_until_taken_or_failed_too_often(kb: KnowledgeBase) -> None:
     store = FeedStore(kb.store)
     feed, _ = store.add("https://news.example/rss")
-    store.record_entries(
+    record_entries(
+        store,
         feed.id,
         [EntryOutcome("a", "https://x/a", None, None), EntryOutcome("b", None, None, "boom")],
     )
     assert store.pending_keys(feed.id, ["a", "b", "c"], max_attempts=2) == {"b", "c"}
-    store.record_entries(feed.id, [EntryOutcome("b", None, None, "boom")])
+    record_entries(store, feed.id, [EntryOutcome("b", None, None, "boom")])
     assert store.pending_keys(feed.id, ["a", "b", "c"], max_attempts=2) == {"c"}
     listed = store.all()[0]
     assert (listed.entries_ingested, listed.entries_failed) == (1, 1)
@@ -175,7 +188,7 @@ def test_feed_state_does_not_disturb_the_vector_index(kb: KnowledgeBase) -> None
     generation = kb.store.generation
     store = FeedStore(kb.store)
     feed, _ = store.add("https://news.example/rss")
-    store.record_entries(feed.id, [EntryOutcome("a", None, None, None)])
+    record_entries(store, feed.id, [EntryOutcome("a", None, None, None)])
     assert kb.store.generation == generation
 
 
