@@ -1,7 +1,7 @@
 """A polite, bounded async HTTP client for article pages and feeds.
 
 One :class:`Fetcher` holds one shared :class:`httpx.AsyncClient` and applies geobot's
-rules to every request, so the layers above (feed polling, ``geobot add URL``) never talk
+rules to every request, so the layers above (feed polling, ``geobot ingest URL``) never talk
 to the network another way:
 
 * only ``http`` and ``https`` URLs, checked on the URL asked for and on every redirect;

@@ -28,7 +28,6 @@ import codecs
 import re
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import lxml.etree
 import lxml.html
@@ -38,6 +37,7 @@ from trafilatura.settings import Document
 
 from index.errors import BadInputError
 from index.models import ParsedArticle
+from index.outlets import domain_of
 from index.parsing import (
     _check_length,
     _collapse,
@@ -296,13 +296,8 @@ def _outlet(sitename: str | None, page_url: str | None, given_url: str | None) -
     name = _clean_field(sitename)
     if name is None:
         return None
-    hosts = {_host(address) for address in (page_url, given_url) if address}
+    hosts = {domain_of(address) for address in (page_url, given_url)}
     return None if name.casefold() in hosts else name
-
-
-def _host(url: str) -> str:
-    host = (urlsplit(url).hostname or "").casefold()
-    return host.removeprefix("www.")
 
 
 def _authors(author: str | None) -> str | None:
