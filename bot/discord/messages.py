@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.discord.render import format_day, neutralize_mentions
+from bot.discord.render import format_day, neutralize_mentions, outlet_credit
 from bot.feed_reports import describe_feed_report
 from index import Article, IngestReport, StoreStats
 from index.feed_store import Feed
@@ -105,13 +105,6 @@ def render_ingest_report(name: str, report: IngestReport) -> str:
 # -- feeds -------------------------------------------------------------------------------
 
 
-def _who(outlet: str | None, country: str | None) -> str:
-    """ "Reuters (GB)", "Reuters", "GB" or ""."""
-    if outlet and country:
-        return f"{outlet} ({country})"
-    return outlet or country or ""
-
-
 def outlet_choice_name(outlet: str, articles: int) -> str:
     """An autocomplete choice for an outlet (1 to 100 characters): name and article count."""
     noun = "article" if articles == 1 else "articles"
@@ -120,14 +113,14 @@ def outlet_choice_name(outlet: str, articles: int) -> str:
 
 def feed_choice_name(feed: Feed) -> str:
     """An autocomplete choice for a feed (1 to 100 characters): outlet and URL."""
-    who = _who(feed.outlet or feed.title, feed.country)
+    who = outlet_credit(feed.outlet or feed.title, feed.country)
     text = " ".join(f"{who} · {feed.url}".split()) if who else feed.url
     return _clip(text, 100)
 
 
 def render_feed_added(feed: Feed, new: bool, *, polling: bool = True) -> str:
     """/feeds add: what was added (or updated), and when it will be polled."""
-    who = _who(feed.outlet, feed.country)
+    who = outlet_credit(feed.outlet, feed.country)
     text = f"{'Added' if new else 'Updated'} feed <{feed.url}>" + (f" ({who})" if who else "")
     if polling:
         text += ". I poll it in the background, starting now." if new else "."

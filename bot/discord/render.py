@@ -29,6 +29,7 @@ __all__ = [
     "format_day",
     "format_time",
     "neutralize_mentions",
+    "outlet_credit",
     "render_answer",
     "render_feeds",
     "render_hits",
@@ -119,15 +120,18 @@ def format_time(value: datetime) -> str:
     return f"{format_day(value)} {value:%H:%M} UTC"
 
 
-def _credit(outlet: str | None, country: str | None, published: date | None) -> str:
+def outlet_credit(outlet: str | None, country: str | None) -> str:
+    """ "Reuters (GB)", "Reuters", "GB" or "", on one line."""
     where = _collapse(outlet or "")
     country = _collapse(country or "")
     if where and country:
-        where += f" ({country})"
-    elif country:
-        where = country
+        return f"{where} ({country})"
+    return where or country
+
+
+def _credit(outlet: str | None, country: str | None, published: date | None) -> str:
     day = format_day(published) if published is not None else ""
-    return ", ".join(part for part in (where, day) if part)
+    return ", ".join(part for part in (outlet_credit(outlet, country), day) if part)
 
 
 def source_credit(source: Source) -> str:
