@@ -54,13 +54,13 @@ class AnswerConfig(_Section):
         default=0.25, ge=0.0, description="score bonus for sources inside the question's dates"
     )
     recency_weight: float = Field(
-        default=0.5,
+        default=2.0,
         ge=0.0,
         description="score bonus of a source published on the as-of day (doubled for "
         "'latest'/'current'); it halves every recency_half_life_days",
     )
     recency_half_life_days: float = Field(
-        default=30.0, gt=0.0, description="age at which the recency bonus halves"
+        default=14.0, gt=0.0, description="age at which the recency bonus halves"
     )
     summary_sentences: int = Field(default=5, ge=1, le=20)
     summary_word_budget: int = Field(default=180, ge=20, le=2000)
