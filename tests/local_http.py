@@ -34,10 +34,13 @@ again replaces it, so a test can change a feed between two polls; unknown paths 
 * ``drop(path)``: closes the connection without answering (a "reset" for the client).
 * ``remove(path)``: forget a route (it answers 404 again).
 
+POST requests are answered by the same routes as GET (an API endpoint is a fixed
+response), and their body is logged.
+
 The log: ``requests`` (a copy, in arrival order) of :class:`LoggedRequest`, each with
 `method`, `path` (with the query), `headers` (names lower case; ``header(name)`` reads
-one) and `started` (``time.monotonic()`` when the request's headers had arrived: compare
-it across requests to check rate limits). ``requests_to(path)`` filters it,
+one), `body` (of a POST) and `started` (``time.monotonic()`` when the request's headers
+had arrived: compare it across requests to check rate limits). ``requests_to(path)`` filters it,
 ``clear_log()`` empties it. ``max_in_flight`` is the most requests ever handled at once.
 
 ``url(path, host="127.0.0.1")`` makes an absolute URL; ``host="localhost"`` names the
@@ -73,6 +76,7 @@ class LoggedRequest:
     path: str
     headers: dict[str, str]
     started: float
+    body: bytes = b""
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
@@ -350,13 +354,19 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._handle(send_body=False)
 
+    def do_POST(self) -> None:
+        self._handle(send_body=True)
+
     def _handle(self, *, send_body: bool) -> None:
         owner = self.server.owner
+        started = time.monotonic()
+        length = int(self.headers.get("Content-Length") or 0)
         request = LoggedRequest(
             method=self.command,
             path=self.path,
             headers={name.lower(): value for name, value in self.headers.items()},
-            started=time.monotonic(),
+            started=started,
+            body=self.rfile.read(length) if length > 0 else b"",
         )
         owner._begin(request)
         try:
