@@ -65,13 +65,22 @@ class AppContext:
         )
 
     @contextmanager
-    def service(self) -> Iterator[AnswerService]:
+    def service(self, *, llm: bool | None = None) -> Iterator[AnswerService]:
+        """The answer service; `llm` (default: the config's `[llm] enabled`) writes answers
+        with the configured language model server."""
+        from bot.answers.llm import writer_from_config
         from bot.answers.service import AnswerService
 
-        with self.knowledge_base() as kb:
-            # Load the model now, so the first answer's timings measure answering.
-            kb.embedder.embed_query("warm up")
-            yield AnswerService(kb, self.config.answers)
+        use_llm = self.config.llm.enabled if llm is None else llm
+        writer = writer_from_config(self.config.llm) if use_llm else None
+        try:
+            with self.knowledge_base() as kb:
+                # Load the model now, so the first answer's timings measure answering.
+                kb.embedder.embed_query("warm up")
+                yield AnswerService(kb, self.config.answers, writer=writer)
+        finally:
+            if writer is not None:
+                writer.close()
 
     @contextmanager
     def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
@@ -430,7 +439,7 @@ def render_answer(answer: Answer) -> str:
         first, last = answer.coverage
         span = format_day(first) if first == last else f"{format_day(first)} to {format_day(last)}"
         footer.append(f"sources cover {span}")
-    how = "declined" if answer.declined else f"{answer.method}, every sentence quoted"
+    how = "declined" if answer.declined else ", ".join(answer.provenance)
     footer.append(f"{how}; {answer.timings.total_ms:.0f} ms")
     out.append(" · ".join(footer))
     for note in answer.notes:
@@ -449,6 +458,13 @@ def render_answer(answer: Answer) -> str:
 @click.option("--outlet", help="Only sources from this outlet.")
 @click.option("--country", callback=lambda _c, _p, v: check_country(v), help=COUNTRY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option(
+    "--llm/--no-llm",
+    "use_llm",
+    default=None,
+    help="Have the configured language model write the answer (checked against its "
+    "sources) [default: the config's llm.enabled].",
+)
 @common_options
 def ask(
     question: str,
@@ -459,12 +475,13 @@ def ask(
     outlet: str | None,
     country: str | None,
     as_json: bool,
+    use_llm: bool | None,
     config_path: Path | None,
     data_dir: Path | None,
 ) -> None:
     """Answer QUESTION from the articles, citing a source for every sentence."""
     app = _app(config_path, data_dir)
-    with app.service() as service:
+    with app.service(llm=use_llm) as service:
         answer = service.ask(
             question,
             since=parse_day_option(since),
@@ -522,13 +539,22 @@ def summarize(
 
 @cli.command()
 @click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
+@click.option(
+    "--llm/--no-llm",
+    "use_llm",
+    default=None,
+    help="Have the configured language model write the answer (checked against its "
+    "sources) [default: the config's llm.enabled].",
+)
 @common_options
-def chat(as_of: str | None, config_path: Path | None, data_dir: Path | None) -> None:
+def chat(
+    as_of: str | None, use_llm: bool | None, config_path: Path | None, data_dir: Path | None
+) -> None:
     """Ask questions in a row; follow-ups are read in the context of earlier ones."""
     from bot.answers.chat import Conversation
 
     app = _app(config_path, data_dir)
-    with app.service() as service:
+    with app.service(llm=use_llm) as service:
         conversation = Conversation(service, as_of=parse_day_option(as_of))
         click.echo(
             "Ask about the news. Follow-ups understand earlier questions. "

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from index.config import Config, _Section
 
-__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig"]
+__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig"]
 
 
 class AnswerConfig(_Section):
@@ -66,6 +66,40 @@ class AnswerConfig(_Section):
     summary_word_budget: int = Field(default=180, ge=20, le=2000)
 
 
+class LLMConfig(_Section):
+    """An OpenAI-compatible server (llama.cpp, Ollama, vLLM) that writes answers.
+
+    Off by default: answers are then the extractive quotes. The API key, when the server
+    wants one, is read from the environment variable named by `api_key_env`, never from
+    this file.
+    """
+
+    enabled: bool = Field(
+        default=False, description="write answers with the model (`geobot ask --llm` too)"
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8080/v1",
+        pattern=r"^https?://",
+        description="the server's OpenAI API root; POSTs go to BASE_URL/chat/completions "
+        "(llama.cpp server: http://127.0.0.1:8080/v1, Ollama: http://127.0.0.1:11434/v1)",
+    )
+    model: str = Field(default="local", min_length=1, description="the model name to ask for")
+    api_key_env: str = Field(
+        default="OPENAI_API_KEY",
+        description="environment variable holding the API key, sent as a Bearer token when set",
+    )
+    timeout_seconds: float = Field(default=60.0, gt=0.0, le=600.0)
+    max_tokens: int = Field(default=400, ge=16, le=8192)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    min_support: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="drop a written sentence unless this share of its content words "
+        "(and every number in it) occurs in the passages it cites",
+    )
+
+
 class DiscordConfig(_Section):
     """The Discord front end. The token is never read from here: only `DISCORD_TOKEN`."""
 
@@ -100,4 +134,5 @@ class DiscordConfig(_Section):
 
 class BotConfig(Config):
     answers: AnswerConfig = AnswerConfig()
+    llm: LLMConfig = LLMConfig()
     discord: DiscordConfig = DiscordConfig()

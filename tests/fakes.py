@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -75,3 +75,39 @@ class HashingEmbedder:
         with self._lock:
             self.queries_embedded += 1
         return self._vector(text)
+
+
+class ScriptedModel:
+    """A fake language model (a `ChatClient`): replies with `reply`, or `reply(messages)`.
+
+    It records every prompt it was sent; `fail` makes it raise instead, as a server that
+    cannot be reached does.
+    """
+
+    model = "scripted"
+
+    def __init__(
+        self,
+        reply: str | Callable[[Sequence[dict[str, str]]], str] = "",
+        *,
+        fail: Exception | None = None,
+    ) -> None:
+        self.reply = reply
+        self.fail = fail
+        self.prompts: list[list[dict[str, str]]] = []
+
+    def complete(self, messages: Sequence[dict[str, str]]) -> str:
+        self.prompts.append(list(messages))
+        if self.fail is not None:
+            raise self.fail
+        return self.reply(messages) if callable(self.reply) else self.reply
+
+
+def passage_number(messages: Sequence[dict[str, str]], phrase: str) -> int:
+    """The number `[n]` the prompt gave to the first passage holding `phrase`."""
+    passages = messages[-1]["content"].split("Passages:\n\n", 1)[1]
+    for block in ("\n\n" + passages).split("\n\n[")[1:]:
+        number, _, rest = block.partition("]")
+        if number.isdigit() and phrase in rest:
+            return int(number)
+    raise AssertionError(f"no passage in the prompt holds {phrase!r}")

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.answers.models import Answer, Citation, Source
+from bot.answers.support import check_support, supporting_text
 from index import Article, GeobotError, KnowledgeBase, Passage
 
-__all__ = ["CitationError", "Quote", "compose", "verify"]
+__all__ = ["CitationError", "Quote", "compose", "compose_written", "markers", "verify"]
 
 
 class CitationError(GeobotError):
@@ -80,15 +81,65 @@ def compose(quotes: Sequence[Quote]) -> tuple[str, tuple[Citation, ...], tuple[S
                 answer_end=length + len(text),
             )
         )
-        marker = f" [{number}]"
+        marker = markers([number])
         parts.extend([text, marker])
         length += len(text) + len(marker)
         previous_article = quote.article.id
     return "".join(parts), tuple(citations), tuple(sources)
 
 
-def verify(answer: Answer, kb: KnowledgeBase) -> None:
-    """Raise CitationError unless every citation of `answer` resolves in `kb`."""
+def compose_written(
+    sentences: Sequence[tuple[str, Sequence[Quote]]],
+) -> tuple[str, tuple[Citation, ...], tuple[Source, ...]]:
+    """The answer text of written sentences, each followed by its sources' markers.
+
+    Every quote becomes a citation of its sentence (the evidence behind it); sources are
+    numbered by first citation, as in :func:`compose`.
+    """
+    numbers: dict[int, int] = {}
+    sources: list[Source] = []
+    citations: list[Citation] = []
+    text = ""
+    for sentence, quotes in sentences:
+        if text:
+            text += " "
+        start, end = len(text), len(text) + len(sentence)
+        cited: list[int] = []
+        for quote in quotes:
+            number = numbers.get(quote.article.id)
+            if number is None:
+                number = numbers[quote.article.id] = len(numbers) + 1
+                sources.append(source_of(number, quote.article))
+            cited.append(number)
+            citations.append(
+                Citation(
+                    number=number,
+                    article_id=quote.article.id,
+                    passage_id=quote.passage.id,
+                    start=quote.start,
+                    end=quote.end,
+                    quote=quote.text,
+                    answer_start=start,
+                    answer_end=end,
+                )
+            )
+        text += sentence + markers(cited)
+    return text, tuple(citations), tuple(sources)
+
+
+def markers(numbers: Sequence[int]) -> str:
+    """The citation markers after a sentence: " [2]", or " [1][3]" for several sources."""
+    return " " + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+
+
+def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = 0.7) -> None:
+    """Raise CitationError unless every citation of `answer` resolves in `kb`.
+
+    A quoted (extractive) sentence must be its citation's quote, character for character.
+    A written sentence (``method == "llm"``) may cite several passages; each quote must be
+    stored text of its passage, and the sentence must be supported by those passages
+    (:func:`bot.answers.support.check_support` at `min_support`).
+    """
     if answer.declined:
         if answer.citations:
             raise CitationError("a declined answer must not cite anything")
@@ -98,8 +149,8 @@ def verify(answer: Answer, kb: KnowledgeBase) -> None:
     sources = {s.number: s for s in answer.sources}
     passages = kb.store.passages([c.passage_id for c in answer.citations])
     articles = kb.store.articles(sorted({c.article_id for c in answer.citations}))
-    covered = 0
-    for citation in sorted(answer.citations, key=lambda c: c.answer_start):
+    groups: dict[tuple[int, int], list[Citation]] = {}
+    for citation in answer.citations:
         source = sources.get(citation.number)
         if source is None or source.article_id != citation.article_id:
             raise CitationError(f"[{citation.number}] names no listed source")
@@ -111,14 +162,29 @@ def verify(answer: Answer, kb: KnowledgeBase) -> None:
             raise CitationError(f"[{citation.number}] quotes outside its passage")
         if article.text[citation.start : citation.end] != citation.quote:
             raise CitationError(f"[{citation.number}] does not match the stored article text")
-        shown = answer.text[citation.answer_start : citation.answer_end]
-        if shown != citation.quote:
-            raise CitationError(f"[{citation.number}] is not quoted verbatim in the answer")
-        marker = f" [{citation.number}]"
-        if answer.text[citation.answer_end : citation.answer_end + len(marker)] != marker:
-            raise CitationError(f"the quote of [{citation.number}] is not followed by it")
-        if answer.text[covered : citation.answer_start].strip():
+        groups.setdefault((citation.answer_start, citation.answer_end), []).append(citation)
+    covered = 0
+    for (start, end), cited in sorted(groups.items()):
+        shown = answer.text[start:end]
+        if answer.method == "llm":
+            support = check_support(
+                shown,
+                [
+                    supporting_text(articles[c.article_id].title, passages[c.passage_id].text)
+                    for c in cited
+                ],
+            )
+            if not support.holds(min_support):
+                raise CitationError(
+                    f"{shown!r} is not supported by what it cites ({support.describe()})"
+                )
+        elif len(cited) != 1 or shown != cited[0].quote:
+            raise CitationError(f"[{cited[0].number}] is not quoted verbatim in the answer")
+        marker = markers([c.number for c in cited])
+        if answer.text[end : end + len(marker)] != marker:
+            raise CitationError(f"the sentence citing [{cited[0].number}] is not followed by it")
+        if answer.text[covered:start].strip():
             raise CitationError("the answer holds text that no citation covers")
-        covered = citation.answer_end + len(marker)
+        covered = end + len(marker)
     if answer.text[covered:].strip():
         raise CitationError("the answer holds text that no citation covers")

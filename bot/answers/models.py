@@ -97,6 +97,13 @@ class Answer:
     def word_count(self) -> int:
         return len(self.text.split())
 
+    @property
+    def provenance(self) -> tuple[str, str]:
+        """How the text was made and how it was checked, as a footer says it."""
+        if self.method == "llm":
+            return ("written by a language model", "every sentence checked against its sources")
+        return (self.method, "every sentence quoted")
+
 
 def _day(value: object) -> date | None:
     return date.fromisoformat(str(value)) if value else None

@@ -16,13 +16,21 @@ from datetime import date
 
 import numpy as np
 
-from bot.answers.citations import CitationError, Quote, compose, source_of, verify
+from bot.answers.citations import (
+    CitationError,
+    Quote,
+    compose,
+    compose_written,
+    source_of,
+    verify,
+)
 from bot.answers.extractive import (
     ScoredSentence,
     TermWeights,
     rarity_from_frequency,
     select_sentences,
 )
+from bot.answers.llm import LLMError, LLMWriter
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
 from bot.answers.text import content_terms, stem, word_count, words
@@ -67,9 +75,13 @@ class AnswerService:
         config: AnswerConfig | None = None,
         *,
         today: Callable[[], date] = date.today,
+        writer: LLMWriter | None = None,
     ) -> None:
         self.kb = kb
         self.config = config or AnswerConfig()
+        # With a writer, answers are written by a language model (and checked against
+        # their sources); without one, or when it fails, they are the quoted sentences.
+        self.writer = writer
         self._today = today
         self._retriever = Retriever(kb, self.config)
         self._rarity: dict[str, float] = {}
@@ -227,6 +239,28 @@ class AnswerService:
                 total_ms=(time.perf_counter() - started) * 1000,
             )
 
+        text = ""
+        method = "extractive"
+        if decline_reason is None and self.writer is not None:
+            try:
+                written = self.writer.write(
+                    original.strip()[:MAX_QUESTION_CHARS],
+                    retrieved.passages,
+                    word_budget=self.config.word_budget,
+                    context=context,
+                )
+            except LLMError as exc:
+                log.warning("written answer unavailable, quoting instead: %s", exc)
+                notes = (*notes, f"the language model is unavailable ({exc}); quoting instead")
+            else:
+                notes = (*notes, *written.dropped)
+                if written.not_found:
+                    decline_reason = f"{self.writer.model} found no answer in the sources"
+                elif written.sentences:
+                    text, citations, sources = compose_written(written.sentences)
+                    method = "llm"
+                else:
+                    notes = (*notes, "no written sentence held up against its sources; quoting")
         if decline_reason is not None:
             log.debug("declined %r: %s", original[:80], decline_reason)
             return Answer(
@@ -241,7 +275,8 @@ class AnswerService:
                 confidence=confidence,
                 notes=(*notes, decline_reason),
             )
-        text, citations, sources = compose([s.quote for s in chosen])
+        if method == "extractive":
+            text, citations, sources = compose([s.quote for s in chosen])
         answer = Answer(
             question=original,
             text=text,
@@ -250,6 +285,7 @@ class AnswerService:
             declined=False,
             window=retrieved.window,
             timings=timings(),
+            method=method,
             search_query=retrieved.search_query,
             confidence=confidence,
             notes=notes,
@@ -305,7 +341,12 @@ class AnswerService:
 
     def _checked(self, answer: Answer) -> Answer:
         try:
-            verify(answer, self.kb)
+            verify(
+                answer,
+                self.kb,
+                # Only written answers are checked for support, and only a writer makes them.
+                min_support=self.writer.config.min_support if self.writer else 1.0,
+            )
         except CitationError as exc:
             # Never show an answer whose citations do not hold; say so instead.
             log.error("answer failed citation check (%s); declining: %r", exc, answer.text)

@@ -70,6 +70,8 @@ class Backend:
     def close(self) -> None:
         self.state.close()
         self.service.kb.close()
+        if self.service.writer is not None:
+            self.service.writer.close()
 
 
 class UserError(Exception):

@@ -449,7 +449,8 @@ def _footer(answer: Answer, show_method: bool) -> str:
         if answer.declined:
             lines.append(f"no answer found · {took}")
         else:
-            lines.append(f"{_collapse(answer.method)} · every sentence quoted · {took}")
+            made, checked = answer.provenance
+            lines.append(f"{_collapse(made)} · {checked} · {took}")
     if not answer.declined:
         # A declined answer's notes are internal reasons (its text already says why).
         lines.extend(f"Note: {_collapse(note)}" for note in answer.notes if note.strip())

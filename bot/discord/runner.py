@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 
+from bot.answers.llm import writer_from_config
 from bot.answers.service import AnswerService
 from bot.config import BotConfig
 from bot.discord.app import Backend, GeobotClient
@@ -26,7 +27,8 @@ def backend_factory(config: BotConfig, embedder: Callable[[], Embedder]) -> Call
         kb = KnowledgeBase.open(config, embedder())
         kb.embedder.embed_query("warm up")  # load the model now, not on the first question
         state = BotState(config.resolved_data_dir() / "bot.sqlite3")
-        return Backend(AnswerService(kb, config.answers), state)
+        writer = writer_from_config(config.llm) if config.llm.enabled else None
+        return Backend(AnswerService(kb, config.answers, writer=writer), state)
 
     return build
 

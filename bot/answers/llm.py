@@ -1,0 +1,265 @@
+"""Written answers from an OpenAI-compatible server (llama.cpp, Ollama, vLLM), still cited.
+
+The model gets the retrieved passages, numbered, and is asked to answer in a few
+sentences that each end with the numbers of the passages they rest on. Nothing it writes
+is shown unchecked: a sentence without a citation, citing a passage it was not given, or
+saying more than its passages do (a number they never mention, or too many words they
+lack; :mod:`bot.answers.support`) is dropped, and each kept sentence is tied to the
+passage sentence that backs it. When the server fails or nothing survives the checks,
+the service falls back to the extractive answer and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+import httpx
+
+from bot.answers.citations import Quote
+from bot.answers.retrieval import RankedPassage
+from bot.answers.support import best_evidence, check_support, supporting_text
+from bot.answers.text import word_count
+from bot.config import LLMConfig
+from index import GeobotError
+from index.sentences import split_sentences
+
+__all__ = [
+    "ChatClient",
+    "LLMError",
+    "LLMWriter",
+    "OpenAICompatibleClient",
+    "WrittenAnswer",
+    "WrittenSentence",
+    "writer_from_config",
+]
+
+NOT_FOUND = "NOT FOUND"
+_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+")
+_NUMBERS = re.compile(r"\d+")
+# A marker put before the full stop ("... agreed [1].") is moved after it.
+_MARKER_BEFORE_STOP = re.compile(r"((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)\s*([.!?])(?=\s|$)")
+
+
+class LLMError(GeobotError):
+    """The language model server cannot be reached, or its reply is not usable."""
+
+
+class ChatClient(Protocol):
+    """Sends chat messages to a model and returns its reply (tests pass fakes)."""
+
+    @property
+    def model(self) -> str: ...
+
+    def complete(self, messages: Sequence[dict[str, str]]) -> str: ...
+
+
+class OpenAICompatibleClient:
+    """``POST {base_url}/chat/completions`` on any server that speaks OpenAI's chat API.
+
+    Thread-safe (one pooled httpx client). `transport` lets tests answer in-process.
+    """
+
+    def __init__(
+        self,
+        config: LLMConfig,
+        *,
+        api_key: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._config = config
+        headers = {"User-Agent": "geobot (+https://github.com/geobot)"}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        self._url = config.base_url.rstrip("/") + "/chat/completions"
+        self._client = httpx.Client(
+            timeout=config.timeout_seconds, headers=headers, transport=transport
+        )
+
+    @property
+    def model(self) -> str:
+        return self._config.model
+
+    def complete(self, messages: Sequence[dict[str, str]]) -> str:
+        payload = {
+            "model": self._config.model,
+            "messages": list(messages),
+            "temperature": self._config.temperature,
+            "max_tokens": self._config.max_tokens,
+            "stream": False,
+        }
+        try:
+            response = self._client.post(self._url, json=payload)
+        except httpx.TimeoutException:
+            raise LLMError(
+                f"{self._url}: no reply within {self._config.timeout_seconds:g} s"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise LLMError(f"{self._url}: {exc or type(exc).__name__}") from None
+        if response.status_code != 200:
+            detail = " ".join(response.text.split())[:200]
+            raise LLMError(f"{self._url}: HTTP {response.status_code} {detail}".rstrip())
+        try:
+            content = response.json()["choices"][0]["message"]["content"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            raise LLMError(f"{self._url}: the reply is not an OpenAI chat completion") from None
+        if not isinstance(content, str) or not content.strip():
+            raise LLMError(f"{self._url}: the model replied with no text")
+        return content
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@dataclass(frozen=True)
+class WrittenSentence:
+    """A sentence the model wrote and the passages (positions in the prompt) it cites."""
+
+    text: str
+    cited: tuple[int, ...]  # 1-based passage numbers, as in the prompt
+
+
+@dataclass(frozen=True)
+class WrittenAnswer:
+    """The checked result: sentences kept with their evidence quotes, and what was dropped."""
+
+    sentences: tuple[tuple[str, tuple[Quote, ...]], ...]
+    dropped: tuple[str, ...]
+    not_found: bool = False
+
+
+def parse_reply(reply: str) -> tuple[list[WrittenSentence], list[str]]:
+    """The cited sentences of `reply`, and the text of sentences that cite nothing."""
+    text = _MARKER_BEFORE_STOP.sub(r"\2\1", reply.strip())
+    sentences: list[WrittenSentence] = []
+    uncited: list[str] = []
+    position = 0
+    for match in _MARKERS.finditer(text):
+        segment = text[position : match.start()]
+        position = match.end()
+        cited = tuple(dict.fromkeys(int(n) for n in _NUMBERS.findall(match.group())))
+        pieces = [segment[s.start : s.end] for s in split_sentences(segment)]
+        if not pieces:
+            continue  # a second run of markers, as in "[1] [2]" split by a line break
+        # Only the last sentence before the markers is the one they belong to.
+        uncited.extend(pieces[:-1])
+        sentences.append(WrittenSentence(" ".join(pieces[-1].split()), cited))
+    tail = text[position:]
+    uncited.extend(
+        tail[s.start : s.end]
+        for s in split_sentences(tail)
+        if any(ch.isalnum() for ch in tail[s.start : s.end])
+    )
+    return sentences, uncited
+
+
+class LLMWriter:
+    """Asks the model for a cited answer and keeps only what its passages support."""
+
+    def __init__(self, client: ChatClient, config: LLMConfig) -> None:
+        self.client = client
+        self.config = config
+
+    @property
+    def model(self) -> str:
+        return self.client.model
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+    def messages(
+        self,
+        question: str,
+        passages: Sequence[RankedPassage],
+        word_budget: int,
+        context: Sequence[str] = (),
+    ) -> list[dict[str, str]]:
+        blocks = []
+        for number, ranked in enumerate(passages, start=1):
+            article = ranked.hit.article
+            about = ", ".join(
+                part
+                for part in (
+                    article.outlet,
+                    article.published.date().isoformat() if article.published else None,
+                )
+                if part
+            )
+            heading = f"[{number}] {article.title}" + (f" ({about})" if about else "")
+            blocks.append(f"{heading}\n{ranked.hit.passage.text}")
+        system = (
+            "You answer questions about the news using only the numbered passages given. "
+            f"Answer in at most {word_budget} words, in a few plain sentences. End every "
+            "sentence with the numbers of the passages it relies on, like [2] or [1][3]. "
+            "State only what those passages say; do not add facts, names, numbers or "
+            "dates from elsewhere. If the passages do not answer the question, reply "
+            f"with exactly: {NOT_FOUND}"
+        )
+        earlier = "".join(f"Earlier question: {turn}\n" for turn in context)
+        user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\n{earlier}Question: {question}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def write(
+        self,
+        question: str,
+        passages: Sequence[RankedPassage],
+        *,
+        word_budget: int,
+        context: Sequence[str] = (),
+    ) -> WrittenAnswer:
+        """The model's answer, checked sentence by sentence. Raises LLMError.
+
+        `context` holds the earlier questions of a conversation, so that a follow-up
+        ("and how did China respond?") is read as the user meant it.
+        """
+        reply = self.client.complete(self.messages(question, passages, word_budget, context))
+        if reply.strip().strip(".").upper() == NOT_FOUND:
+            return WrittenAnswer((), (), not_found=True)
+        written, uncited = parse_reply(reply)
+        dropped = [f"no citation: {text!r}" for text in uncited]
+        kept: list[tuple[str, tuple[Quote, ...]]] = []
+        words_used = 0
+        for sentence in written:
+            problem = self._problem(sentence, passages)
+            if problem is None and words_used + word_count(sentence.text) > word_budget:
+                problem = f"over the {word_budget}-word budget"
+            if problem is not None:
+                dropped.append(f"{problem}: {sentence.text!r}")
+                continue
+            quotes = tuple(self._evidence(sentence, passages[n - 1]) for n in sentence.cited)
+            kept.append((sentence.text, quotes))
+            words_used += word_count(sentence.text)
+        return WrittenAnswer(tuple(kept), tuple(dropped))
+
+    def _problem(self, sentence: WrittenSentence, passages: Sequence[RankedPassage]) -> str | None:
+        unknown = [n for n in sentence.cited if not 1 <= n <= len(passages)]
+        if unknown:
+            return f"cites [{unknown[0]}], not one of the {len(passages)} passages given"
+        support = check_support(
+            sentence.text,
+            [
+                supporting_text(passages[n - 1].hit.article.title, passages[n - 1].hit.passage.text)
+                for n in sentence.cited
+            ],
+        )
+        if not support.holds(self.config.min_support):
+            return f"not supported by its sources ({support.describe()})"
+        return None
+
+    @staticmethod
+    def _evidence(sentence: WrittenSentence, ranked: RankedPassage) -> Quote:
+        article, passage = ranked.hit.article, ranked.hit.passage
+        span = best_evidence(sentence.text, article.text, passage.sentences)
+        return Quote(article, passage, span.start, span.end)
+
+
+def writer_from_config(config: LLMConfig, environ: Mapping[str, str] | None = None) -> LLMWriter:
+    """The writer for `config`: an OpenAI-compatible client, its key from the environment."""
+    env = os.environ if environ is None else environ
+    client = OpenAICompatibleClient(config, api_key=env.get(config.api_key_env) or None)
+    return LLMWriter(client, config)
