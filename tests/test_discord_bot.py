@@ -18,11 +18,13 @@ from fake_discord import fixtures
 from fake_discord.client import run_client
 from fake_discord.server import FakeDiscord
 from fakes import HashingEmbedder
+from local_http import LocalHTTPServer
 
 from bot.answers.service import AnswerService
 from bot.cli import AppContext, cli
-from bot.config import AnswerConfig, BotConfig, DiscordConfig
+from bot.config import AnswerConfig, BotConfig, DiscordConfig, LLMConfig
 from bot.discord.app import Backend, GeobotClient
+from bot.discord.runner import backend_factory
 from bot.state import BotState
 from index import KnowledgeBase
 
@@ -505,3 +507,40 @@ def test_sigterm_closes_the_bot_cleanly(fake_discord: FakeDiscord, tmp_path: Pat
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
     assert closed == [True]  # the knowledge base and the bot's records were closed
+
+
+def test_ask_with_llm_enabled_gets_a_written_checked_answer(
+    fake_discord: FakeDiscord, tmp_path: Path, local_http: LocalHTTPServer
+) -> None:
+    """The runner's backend builds the writer from `[llm]`; the answer says it was written."""
+    config = make_config(tmp_path, fake_discord).model_copy(
+        update={"llm": LLMConfig(enabled=True, base_url=local_http.url("/v1"))}
+    )
+    make_backend(config).close()  # the corpus, ingested once
+    # A fixed reply cannot know which number the Cairo passage gets: it cites the top five.
+    reply = "The mediators proposed a six-week truce [1][2][3][4][5]. They planned a coup [1]."
+    message = {"role": "assistant", "content": reply}
+    local_http.add(
+        "/v1/chat/completions",
+        json.dumps({"choices": [{"message": message}]}),
+        content_type="application/json",
+    )
+
+    async def main() -> None:
+        client = GeobotClient(config, backend_factory(config, lambda: HashingEmbedder(256)))
+        async with run_client(client, fake_discord):
+            handle = await fake_discord.send_command(
+                "ask", {"question": "What did the mediators propose in the ceasefire talks?"}
+            )
+            followup = await handle.next("followup")
+            assert followup.embeds[0]["description"].startswith(
+                "The mediators proposed a six-week truce. [1]"
+            )
+            assert "coup" not in followup.embeds[0]["description"]
+            footer = followup.embeds[-1]["footer"]["text"]
+            assert "written by a language model" in footer
+            assert "words not in its sources: planned, coup" in footer
+
+    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    (request,) = local_http.requests_to("/v1/chat/completions")
+    assert "Ceasefire talks resume in Cairo" in json.loads(request.body)["messages"][-1]["content"]
