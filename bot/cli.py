@@ -91,6 +91,15 @@ class AppContext:
             kb.close()
 
 
+llm_option = click.option(
+    "--llm/--no-llm",
+    "use_llm",
+    default=None,
+    help="Have the configured language model write the answer (checked against its "
+    "sources) [default: the config's llm.enabled].",
+)
+
+
 def common_options(command: F) -> F:
     """--config and --data-dir on every command, after the command name too."""
     command = click.option(
@@ -458,13 +467,7 @@ def render_answer(answer: Answer) -> str:
 @click.option("--outlet", help="Only sources from this outlet.")
 @click.option("--country", callback=lambda _c, _p, v: check_country(v), help=COUNTRY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@click.option(
-    "--llm/--no-llm",
-    "use_llm",
-    default=None,
-    help="Have the configured language model write the answer (checked against its "
-    "sources) [default: the config's llm.enabled].",
-)
+@llm_option
 @common_options
 def ask(
     question: str,
@@ -539,13 +542,7 @@ def summarize(
 
 @cli.command()
 @click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
-@click.option(
-    "--llm/--no-llm",
-    "use_llm",
-    default=None,
-    help="Have the configured language model write the answer (checked against its "
-    "sources) [default: the config's llm.enabled].",
-)
+@llm_option
 @common_options
 def chat(
     as_of: str | None, use_llm: bool | None, config_path: Path | None, data_dir: Path | None

@@ -47,45 +47,49 @@ def source_of(number: int, article: Article) -> Source:
     )
 
 
+class _Numbering:
+    """Numbers the cited articles in order of first citation, listing each as a source."""
+
+    def __init__(self) -> None:
+        self._numbers: dict[int, int] = {}
+        self.sources: list[Source] = []
+
+    def cite(self, quote: Quote, answer_start: int, answer_end: int) -> Citation:
+        """The citation of `quote` by the answer text at `answer_start:answer_end`."""
+        number = self._numbers.get(quote.article.id)
+        if number is None:
+            number = self._numbers[quote.article.id] = len(self._numbers) + 1
+            self.sources.append(source_of(number, quote.article))
+        return Citation(
+            number=number,
+            article_id=quote.article.id,
+            passage_id=quote.passage.id,
+            start=quote.start,
+            end=quote.end,
+            quote=quote.text,
+            answer_start=answer_start,
+            answer_end=answer_end,
+        )
+
+
 def compose(quotes: Sequence[Quote]) -> tuple[str, tuple[Citation, ...], tuple[Source, ...]]:
     """The answer text "sentence [n] sentence [m] ...", its citations and numbered sources.
 
     Sources are numbered in order of first citation. A sentence runs on with a space, and
     a new source's sentences start a new paragraph when the answer holds several sources.
     """
-    numbers: dict[int, int] = {}
-    sources: list[Source] = []
+    numbering = _Numbering()
     citations: list[Citation] = []
-    parts: list[str] = []
-    length = 0
+    text = ""
     previous_article: int | None = None
     for quote in quotes:
-        number = numbers.get(quote.article.id)
-        if number is None:
-            number = numbers[quote.article.id] = len(numbers) + 1
-            sources.append(source_of(number, quote.article))
-        if parts:
-            separator = " " if quote.article.id == previous_article else "\n\n"
-            parts.append(separator)
-            length += len(separator)
-        text = quote.text
-        citations.append(
-            Citation(
-                number=number,
-                article_id=quote.article.id,
-                passage_id=quote.passage.id,
-                start=quote.start,
-                end=quote.end,
-                quote=text,
-                answer_start=length,
-                answer_end=length + len(text),
-            )
-        )
-        marker = markers([number])
-        parts.extend([text, marker])
-        length += len(text) + len(marker)
+        if text:
+            text += " " if quote.article.id == previous_article else "\n\n"
+        citation = numbering.cite(quote, len(text), len(text) + len(quote.text))
+        citations.append(citation)
+        text += quote.text + markers([citation.number])
         previous_article = quote.article.id
-    return "".join(parts), tuple(citations), tuple(sources)
+    return text, tuple(citations), tuple(numbering.sources)
 
 
 def compose_written(
@@ -96,35 +100,17 @@ def compose_written(
     Every quote becomes a citation of its sentence (the evidence behind it); sources are
     numbered by first citation, as in :func:`compose`.
     """
-    numbers: dict[int, int] = {}
-    sources: list[Source] = []
+    numbering = _Numbering()
     citations: list[Citation] = []
     text = ""
     for sentence, quotes in sentences:
         if text:
             text += " "
         start, end = len(text), len(text) + len(sentence)
-        cited: list[int] = []
-        for quote in quotes:
-            number = numbers.get(quote.article.id)
-            if number is None:
-                number = numbers[quote.article.id] = len(numbers) + 1
-                sources.append(source_of(number, quote.article))
-            cited.append(number)
-            citations.append(
-                Citation(
-                    number=number,
-                    article_id=quote.article.id,
-                    passage_id=quote.passage.id,
-                    start=quote.start,
-                    end=quote.end,
-                    quote=quote.text,
-                    answer_start=start,
-                    answer_end=end,
-                )
-            )
-        text += sentence + markers(cited)
-    return text, tuple(citations), tuple(sources)
+        cited = [numbering.cite(quote, start, end) for quote in quotes]
+        citations.extend(cited)
+        text += sentence + markers([c.number for c in cited])
+    return text, tuple(citations), tuple(numbering.sources)
 
 
 def markers(numbers: Sequence[int]) -> str:
