@@ -32,7 +32,7 @@ from bot.answers.llm import (
 from bot.answers.service import AnswerService
 from bot.answers.support import check_support
 from bot.config import AnswerConfig, LLMConfig
-from bot.discord.render import render_answer
+from bot.discord.render import _pieces_from_citations, render_answer
 from index import Config, KnowledgeBase
 
 AS_OF = date(2024, 4, 17)
@@ -83,6 +83,36 @@ def test_parse_reply_keeps_uncited_sentences_apart() -> None:
     )
     assert sentences == [WrittenSentence("Then a cited claim.", (1,))]
     assert uncited == ["Some context first.", "And a closing thought with none."]
+
+
+@pytest.mark.parametrize(
+    ("reply", "sentences", "uncited"),
+    [
+        (
+            "Biden said [1], and Kishida agreed [2].",
+            [WrittenSentence("Biden said, and Kishida agreed.", (1, 2))],
+            [],
+        ),
+        (
+            "Biden said [1], adding that ties were strong. Then they ate [2].",
+            [
+                WrittenSentence("Biden said, adding that ties were strong.", (1,)),
+                WrittenSentence("Then they ate.", (2,)),
+            ],
+            [],
+        ),
+        (
+            "They agreed [1], officials said.",
+            [WrittenSentence("They agreed, officials said.", (1,))],
+            [],
+        ),
+        ("Done. [1] and then some", [WrittenSentence("Done.", (1,))], ["and then some"]),
+    ],
+)
+def test_parse_reply_reads_markers_in_mid_sentence(
+    reply: str, sentences: list[WrittenSentence], uncited: list[str]
+) -> None:
+    assert parse_reply(reply) == (sentences, uncited)
 
 
 def test_support_needs_the_words_and_every_number() -> None:
@@ -239,6 +269,22 @@ def test_verify_rejects_a_written_sentence_changed_after_the_check(kb: Knowledge
     # A written sentence is never accepted as a quote.
     with pytest.raises(CitationError, match="not quoted verbatim"):
         verify(replace(answer, method="extractive"), kb)
+
+
+def test_discord_places_written_sentences_by_their_citations(kb: KnowledgeBase) -> None:
+    def reply(messages: Messages) -> str:
+        cairo = passage_number(messages, TRUCE)
+        doha = passage_number(messages, "stalled in Doha")
+        return f"Talks stalled in Doha [{doha}]. Negotiators met in Cairo [{doha}][{cairo}]."
+
+    answer = service_with(kb, ScriptedModel(reply)).ask(QUESTION)
+    pieces = _pieces_from_citations(answer)
+    assert pieces is not None  # not the text-parsing fallback
+    assert [(p.quote, p.marker, sorted(p.numbers)) for p in pieces] == [
+        ("Talks stalled in Doha.", " [1]", [1]),
+        ("Negotiators met in Cairo.", " [1][2]", [1, 2]),
+    ]
+    assert render_answer(answer)[0].description == answer.text
 
 
 def test_discord_footer_says_the_answer_was_written(kb: KnowledgeBase) -> None:

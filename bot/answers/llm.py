@@ -131,8 +131,27 @@ class WrittenAnswer:
     not_found: bool = False
 
 
+def _continues(sentences: Sequence[WrittenSentence], segment: str) -> bool:
+    """Whether text after a marker carries on the sentence before it ("said [1], and")."""
+    head = segment.lstrip()[:1]
+    return (
+        bool(sentences)
+        and not sentences[-1].text.endswith((".", "!", "?"))
+        and bool(head)
+        and (head in ",;:)" or head.islower())
+    )
+
+
+def _join(sentence: str, continuation: str) -> str:
+    return sentence + ("" if continuation[0] in ",;:)" else " ") + continuation
+
+
 def parse_reply(reply: str) -> tuple[list[WrittenSentence], list[str]]:
-    """The cited sentences of `reply`, and the text of sentences that cite nothing."""
+    """The cited sentences of `reply`, and the text of sentences that cite nothing.
+
+    Markers normally close a sentence; a marker in mid-sentence ("Biden said [1], and
+    Kishida agreed [2].") cites the sentence it stands in, which then carries both.
+    """
     text = _MARKER_BEFORE_STOP.sub(r"\2\1", reply.strip())
     sentences: list[WrittenSentence] = []
     uncited: list[str] = []
@@ -144,10 +163,25 @@ def parse_reply(reply: str) -> tuple[list[WrittenSentence], list[str]]:
         pieces = [segment[s.start : s.end] for s in split_sentences(segment)]
         if not pieces:
             continue  # a second run of markers, as in "[1] [2]" split by a line break
+        if _continues(sentences, segment):
+            previous = sentences.pop()
+            joined = _join(previous.text, pieces[0])
+            if len(pieces) == 1:
+                cited = tuple(dict.fromkeys(previous.cited + cited))
+                pieces = [joined]
+            else:
+                sentences.append(WrittenSentence(joined, previous.cited))
+                pieces = pieces[1:]
         # Only the last sentence before the markers is the one they belong to.
         uncited.extend(pieces[:-1])
         sentences.append(WrittenSentence(" ".join(pieces[-1].split()), cited))
     tail = text[position:]
+    if _continues(sentences, tail):
+        # "... agreed [1], officials said." — the rest of a cited sentence.
+        first, *rest = [tail[s.start : s.end] for s in split_sentences(tail)]
+        previous = sentences.pop()
+        sentences.append(WrittenSentence(_join(previous.text, first), previous.cited))
+        tail = " ".join(rest)
     uncited.extend(
         tail[s.start : s.end]
         for s in split_sentences(tail)

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import discord
 
-from bot.answers.models import Answer, Source
+from bot.answers.citations import markers
+from bot.answers.models import Answer, Citation, Source
 from index.feed_store import Feed
 from index.models import Article, SearchHit
 
@@ -348,29 +349,34 @@ def _separator(gap: str, first: bool) -> str:
 
 def _pieces_from_citations(answer: Answer) -> list[_Piece] | None:
     """The sentences of `answer.text` as its citations place them, or None when the
-    citations do not tile the text (then the text is parsed instead)."""
+    citations do not tile the text (then the text is parsed instead). A written sentence
+    may carry several citations (" [1][3]"); a quoted one is its citation's quote."""
     text = answer.text
-    citations = sorted(answer.citations, key=lambda c: c.answer_start)
-    if not citations:
+    groups: dict[tuple[int, int], list[Citation]] = {}
+    for citation in sorted(answer.citations, key=lambda c: c.answer_start):
+        groups.setdefault((citation.answer_start, citation.answer_end), []).append(citation)
+    if not groups:
         return None
     pieces: list[_Piece] = []
     covered = 0
-    for citation in citations:
-        marker = f" [{citation.number}]"
-        gap = text[covered : citation.answer_start]
+    for (start, end), cited in groups.items():
+        marker = markers([c.number for c in cited])
+        shown = text[start:end]
+        gap = text[covered:start]
         if (
-            citation.answer_start < covered
+            start < covered
             or gap.strip()
-            or text[citation.answer_start : citation.answer_end] != citation.quote
-            or text[citation.answer_end : citation.answer_end + len(marker)] != marker
+            or (answer.method != "llm" and (len(cited) != 1 or shown != cited[0].quote))
+            or text[end : end + len(marker)] != marker
         ):
             return None
         # A quote may itself contain "[3]"; listing source 3 too is harmless, while
         # leaving out a number a reader sees would not be.
-        numbers = frozenset({citation.number} | _numbers_in(citation.quote))
-        quote = neutralize_mentions(citation.quote)
-        pieces.append(_Piece(_separator(gap, not pieces), quote, marker, numbers))
-        covered = citation.answer_end + len(marker)
+        numbers = frozenset({c.number for c in cited} | _numbers_in(shown))
+        pieces.append(
+            _Piece(_separator(gap, not pieces), neutralize_mentions(shown), marker, numbers)
+        )
+        covered = end + len(marker)
     if text[covered:].strip():
         return None
     return pieces
