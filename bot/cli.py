@@ -95,8 +95,8 @@ llm_option = click.option(
     "--llm/--no-llm",
     "use_llm",
     default=None,
-    help="Have the configured language model write the answer (checked against its "
-    "sources) [default: the config's llm.enabled].",
+    help="Have the configured language model write it (every sentence checked against "
+    "its sources) [default: the config's llm.enabled].",
 )
 
 
@@ -508,6 +508,7 @@ def ask(
 @click.option("--until", help="Topic: only sources published on or before YYYY-MM-DD.")
 @click.option("--as-of", "as_of", help="Read dates in the topic as of YYYY-MM-DD.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@llm_option
 @common_options
 def summarize(
     article_id: int | None,
@@ -516,6 +517,7 @@ def summarize(
     until: str | None,
     as_of: str | None,
     as_json: bool,
+    use_llm: bool | None,
     config_path: Path | None,
     data_dir: Path | None,
 ) -> None:
@@ -523,7 +525,7 @@ def summarize(
     if (article_id is None) == (topic is None):
         raise click.UsageError("give exactly one of --article ID or --topic TEXT")
     app = _app(config_path, data_dir)
-    with app.service() as service:
+    with app.service(llm=use_llm) as service:
         if article_id is not None:
             answer = service.summarize_article(article_id)
         else:

@@ -293,6 +293,73 @@ def test_discord_footer_says_the_answer_was_written(kb: KnowledgeBase) -> None:
     assert "written by a language model · every sentence checked against its sources" in footer
 
 
+# -- written summaries ---------------------------------------------------------------------
+
+
+def article_id(kb: KnowledgeBase, title: str) -> int:
+    return next(a.id for a in kb.list_articles() if a.title == title)
+
+
+def test_written_article_summary(kb: KnowledgeBase) -> None:
+    model = ScriptedModel(
+        "Negotiators met in Cairo as ceasefire talks resumed [1]. "
+        "The mediators proposed a six-week truce and a hostage exchange [1]. "
+        "Delegations meet again on Friday [1]."
+    )
+    cairo = article_id(kb, "Ceasefire talks resume in Cairo")
+    summary = service_with(kb, model).summarize_article(cairo)
+    assert summary.kind == "article_summary" and summary.method == "llm"
+    assert summary.text.startswith("Negotiators met in Cairo as ceasefire talks resumed. [1] ")
+    assert {c.article_id for c in summary.citations} == {cairo}
+    assert summary.citations[-1].quote == "Delegations will meet again on Friday."
+    verify(summary, kb)
+    system, user = model.prompts[0]
+    assert "in the order of the article" in system["content"]
+    assert user["content"].endswith(
+        "Summarise the article \u201cCeasefire talks resume in Cairo\u201d."
+    )
+
+
+def test_written_article_summary_falls_back_to_quotes(kb: KnowledgeBase) -> None:
+    model = ScriptedModel(fail=LLMError("http://127.0.0.1:9/v1/chat/completions: refused"))
+    cairo = article_id(kb, "Ceasefire talks resume in Cairo")
+    summary = service_with(kb, model).summarize_article(cairo)
+    assert summary.method == "extractive"
+    assert summary.text.startswith("Negotiators met in Cairo on Monday as ceasefire talks resumed.")
+    assert any("the language model is unavailable" in note for note in summary.notes)
+    verify(summary, kb)
+
+
+def test_written_topic_summary_reads_sources_oldest_first(kb: KnowledgeBase) -> None:
+    def reply(messages: Messages) -> str:
+        doha = passage_number(messages, "stalled in Doha")
+        cairo = passage_number(messages, TRUCE)
+        return (
+            f"In March, talks stalled in Doha over a timetable [{doha}]. "
+            f"In April, mediators in Cairo proposed a six-week truce [{cairo}]."
+        )
+
+    model = ScriptedModel(reply)
+    summary = service_with(kb, model).summarize_topic("ceasefire talks")
+    assert summary.kind == "topic_summary" and summary.method == "llm"
+    assert "stalled in Doha" in summary.text and TRUCE in summary.text
+    assert summary.coverage == (date(2024, 3, 20), date(2024, 4, 15))
+    verify(summary, kb)
+    prompt = model.prompts[0][-1]["content"]
+    # Dated passages in time order (the undated explainer, if given, last).
+    days = re.findall(r"\((?:[^()]*, )?(\d{4}-\d{2}-\d{2})\)\n", prompt)
+    assert days == sorted(days) and len(days) >= 2
+    assert "in time order, oldest first" in model.prompts[0][0]["content"]
+
+
+def test_written_topic_summary_with_nothing_supported_is_quoted(kb: KnowledgeBase) -> None:
+    model = ScriptedModel("Talks collapsed in 1999 [1].")
+    summary = service_with(kb, model).summarize_topic("ceasefire talks")
+    assert summary.method == "extractive" and summary.citations
+    assert any("numbers not in its sources: 1999" in note for note in summary.notes)
+    verify(summary, kb)
+
+
 # -- the OpenAI-compatible client, over real HTTP -------------------------------------
 
 
@@ -408,3 +475,19 @@ def test_cli_ask_llm_with_the_server_down_still_answers(
     assert "Mediators proposed a truce." in result.output
     assert "note: the language model is unavailable" in result.output
     assert "HTTP 500" in result.output
+
+
+def test_cli_summarize_llm_goes_to_the_server(tmp_path: Path, local_http: LocalHTTPServer) -> None:
+    data = tmp_path / "kb"
+    run("ingest", str(write_articles(tmp_path / "articles")), data_dir=data)
+    reply = "Negotiators met in Cairo as ceasefire talks resumed [1]."
+    local_http.add("/v1/chat/completions", completion(reply), content_type="application/json")
+    env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1")}
+    result = run("summarize", "--article", "1", "--llm", "--json", data_dir=data, env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["method"] == "llm"
+    assert summary["text"] == "Negotiators met in Cairo as ceasefire talks resumed. [1]"
+    assert (
+        "Summarise the article" in json.loads(local_http.requests[0].body)["messages"][1]["content"]
+    )

@@ -1,6 +1,7 @@
-"""Written answers from an OpenAI-compatible server (llama.cpp, Ollama, vLLM), still cited.
+"""Written answers and summaries from an OpenAI-compatible server (llama.cpp, Ollama,
+vLLM), still cited.
 
-The model gets the retrieved passages, numbered, and is asked to answer in a few
+The model gets the passages, numbered, and is asked to answer (or summarise) in a few
 sentences that each end with the numbers of the passages they rest on. Nothing it writes
 is shown unchecked: a sentence without a citation, citing a passage it was not given, or
 saying more than its passages do (a number they never mention, or too many words they
@@ -20,11 +21,10 @@ from typing import Protocol
 import httpx
 
 from bot.answers.citations import Quote
-from bot.answers.retrieval import RankedPassage
 from bot.answers.support import best_evidence, check_support, supporting_text
 from bot.answers.text import word_count
 from bot.config import LLMConfig
-from index import GeobotError
+from index import Article, GeobotError, Passage
 from index.sentences import split_sentences
 
 __all__ = [
@@ -190,8 +190,18 @@ def parse_reply(reply: str) -> tuple[list[WrittenSentence], list[str]]:
     return sentences, uncited
 
 
+# The passages a model writes from: each with its article, numbered [1], [2]... in order.
+Sources = Sequence[tuple[Article, Passage]]
+
+_RULES = (
+    "End every sentence with the numbers of the passages it relies on, like [2] or "
+    "[1][3]. State only what those passages say; do not add facts, names, numbers or "
+    "dates from elsewhere."
+)
+
+
 class LLMWriter:
-    """Asks the model for a cited answer and keeps only what its passages support."""
+    """Asks the model for cited answers and summaries; keeps only what the passages support."""
 
     def __init__(self, client: ChatClient, config: LLMConfig) -> None:
         self.client = client
@@ -206,42 +216,34 @@ class LLMWriter:
         if close is not None:
             close()
 
-    def messages(
+    def answer_messages(
         self,
         question: str,
-        passages: Sequence[RankedPassage],
+        passages: Sources,
         word_budget: int,
         context: Sequence[str] = (),
     ) -> list[dict[str, str]]:
-        blocks = []
-        for number, ranked in enumerate(passages, start=1):
-            article = ranked.hit.article
-            about = ", ".join(
-                part
-                for part in (
-                    article.outlet,
-                    article.published.date().isoformat() if article.published else None,
-                )
-                if part
-            )
-            heading = f"[{number}] {article.title}" + (f" ({about})" if about else "")
-            blocks.append(f"{heading}\n{ranked.hit.passage.text}")
         system = (
             "You answer questions about the news using only the numbered passages given. "
-            f"Answer in at most {word_budget} words, in a few plain sentences. End every "
-            "sentence with the numbers of the passages it relies on, like [2] or [1][3]. "
-            "State only what those passages say; do not add facts, names, numbers or "
-            "dates from elsewhere. If the passages do not answer the question, reply "
-            f"with exactly: {NOT_FOUND}"
+            f"Answer in at most {word_budget} words, in a few plain sentences. {_RULES} "
+            f"If the passages do not answer the question, reply with exactly: {NOT_FOUND}"
         )
         earlier = "".join(f"Earlier question: {turn}\n" for turn in context)
-        user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\n{earlier}Question: {question}"
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return _messages(system, passages, f"{earlier}Question: {question}")
 
-    def write(
+    def summary_messages(
+        self, subject: str, passages: Sources, sentences: int, word_budget: int, order: str
+    ) -> list[dict[str, str]]:
+        system = (
+            "You summarise news using only the numbered passages given. Write about "
+            f"{sentences} plain sentences, at most {word_budget} words, {order}. {_RULES}"
+        )
+        return _messages(system, passages, f"Summarise {subject}.")
+
+    def write_answer(
         self,
         question: str,
-        passages: Sequence[RankedPassage],
+        passages: Sources,
         *,
         word_budget: int,
         context: Sequence[str] = (),
@@ -251,9 +253,27 @@ class LLMWriter:
         `context` holds the earlier questions of a conversation, so that a follow-up
         ("and how did China respond?") is read as the user meant it.
         """
-        reply = self.client.complete(self.messages(question, passages, word_budget, context))
+        reply = self.client.complete(self.answer_messages(question, passages, word_budget, context))
         if reply.strip().strip(".").upper() == NOT_FOUND:
             return WrittenAnswer((), (), not_found=True)
+        return self._checked(reply, passages, word_budget)
+
+    def write_summary(
+        self,
+        subject: str,
+        passages: Sources,
+        *,
+        sentences: int,
+        word_budget: int,
+        order: str,
+    ) -> WrittenAnswer:
+        """A summary of `passages` ("the article ..." or a topic), checked. Raises LLMError."""
+        reply = self.client.complete(
+            self.summary_messages(subject, passages, sentences, word_budget, order)
+        )
+        return self._checked(reply, passages, word_budget)
+
+    def _checked(self, reply: str, passages: Sources, word_budget: int) -> WrittenAnswer:
         written, uncited = parse_reply(reply)
         dropped = [f"no citation: {text!r}" for text in uncited]
         kept: list[tuple[str, tuple[Quote, ...]]] = []
@@ -265,31 +285,39 @@ class LLMWriter:
             if problem is not None:
                 dropped.append(f"{problem}: {sentence.text!r}")
                 continue
-            quotes = tuple(self._evidence(sentence, passages[n - 1]) for n in sentence.cited)
+            quotes = tuple(_evidence(sentence, *passages[n - 1]) for n in sentence.cited)
             kept.append((sentence.text, quotes))
             words_used += word_count(sentence.text)
         return WrittenAnswer(tuple(kept), tuple(dropped))
 
-    def _problem(self, sentence: WrittenSentence, passages: Sequence[RankedPassage]) -> str | None:
+    def _problem(self, sentence: WrittenSentence, passages: Sources) -> str | None:
         unknown = [n for n in sentence.cited if not 1 <= n <= len(passages)]
         if unknown:
             return f"cites [{unknown[0]}], not one of the {len(passages)} passages given"
+        cited = [passages[n - 1] for n in sentence.cited]
         support = check_support(
             sentence.text,
-            [
-                supporting_text(passages[n - 1].hit.article.title, passages[n - 1].hit.passage.text)
-                for n in sentence.cited
-            ],
+            [supporting_text(article.title, passage.text) for article, passage in cited],
         )
         if not support.holds(self.config.min_support):
             return f"not supported by its sources ({support.describe()})"
         return None
 
-    @staticmethod
-    def _evidence(sentence: WrittenSentence, ranked: RankedPassage) -> Quote:
-        article, passage = ranked.hit.article, ranked.hit.passage
-        span = best_evidence(sentence.text, article.text, passage.sentences)
-        return Quote(article, passage, span.start, span.end)
+
+def _messages(system: str, passages: Sources, request: str) -> list[dict[str, str]]:
+    blocks = []
+    for number, (article, passage) in enumerate(passages, start=1):
+        day = article.published.date().isoformat() if article.published else None
+        about = ", ".join(part for part in (article.outlet, day) if part)
+        heading = f"[{number}] {article.title}" + (f" ({about})" if about else "")
+        blocks.append(f"{heading}\n{passage.text}")
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\n{request}"
+    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+def _evidence(sentence: WrittenSentence, article: Article, passage: Passage) -> Quote:
+    span = best_evidence(sentence.text, article.text, passage.sentences)
+    return Quote(article, passage, span.start, span.end)
 
 
 def writer_from_config(config: LLMConfig, environ: Mapping[str, str] | None = None) -> LLMWriter:

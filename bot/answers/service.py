@@ -30,19 +30,21 @@ from bot.answers.extractive import (
     rarity_from_frequency,
     select_sentences,
 )
-from bot.answers.llm import LLMError, LLMWriter
+from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
 from bot.answers.text import content_terms, stem, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
 from bot.config import AnswerConfig
-from index import KnowledgeBase, NotFoundError, SearchMode
+from index import Article, KnowledgeBase, NotFoundError, Passage, SearchMode
 
 __all__ = ["AnswerService", "Retrieved"]
 
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 1000
+# The passages of one article a written summary is made from (its first ones).
+WRITTEN_SUMMARY_PASSAGES = 10
 
 
 @dataclass(frozen=True)
@@ -241,26 +243,22 @@ class AnswerService:
 
         text = ""
         method = "extractive"
-        if decline_reason is None and self.writer is not None:
-            try:
-                written = self.writer.write(
-                    original.strip()[:MAX_QUESTION_CHARS],
-                    retrieved.passages,
+        if decline_reason is None:
+            question = original.strip()[:MAX_QUESTION_CHARS]
+            written, more_notes = self._written(
+                lambda writer: writer.write_answer(
+                    question,
+                    [(r.hit.article, r.hit.passage) for r in retrieved.passages],
                     word_budget=self.config.word_budget,
                     context=context,
                 )
-            except LLMError as exc:
-                log.warning("written answer unavailable, quoting instead: %s", exc)
-                notes = (*notes, f"the language model is unavailable ({exc}); quoting instead")
-            else:
-                notes = (*notes, *written.dropped)
-                if written.not_found:
-                    decline_reason = f"{self.writer.model} found no answer in the sources"
-                elif written.sentences:
-                    text, citations, sources = compose_written(written.sentences)
-                    method = "llm"
-                else:
-                    notes = (*notes, "no written sentence held up against its sources; quoting")
+            )
+            notes = (*notes, *more_notes)
+            if written is not None and written.not_found:
+                decline_reason = f"{self.model_name} found no answer in the sources"
+            elif written is not None and written.sentences:
+                text, citations, sources = compose_written(written.sentences)
+                method = "llm"
         if decline_reason is not None:
             log.debug("declined %r: %s", original[:80], decline_reason)
             return Answer(
@@ -328,6 +326,27 @@ class AnswerService:
                 seen[article.id] = source_of(len(seen) + 1, article)
         return tuple(seen.values())
 
+    @property
+    def model_name(self) -> str:
+        return self.writer.model if self.writer is not None else "extractive"
+
+    def _written(
+        self, write: Callable[[LLMWriter], WrittenAnswer]
+    ) -> tuple[WrittenAnswer | None, tuple[str, ...]]:
+        """What the writer wrote (None without a writer, or when the server failed) and the
+        notes to show: what was dropped, or why the text is quoted instead."""
+        if self.writer is None:
+            return None, ()
+        try:
+            written = write(self.writer)
+        except LLMError as exc:
+            log.warning("written text unavailable, quoting instead: %s", exc)
+            return None, (f"the language model is unavailable ({exc}); quoting instead",)
+        notes = written.dropped
+        if not written.not_found and not written.sentences:
+            notes = (*notes, "no written sentence held up against its sources; quoting")
+        return written, notes
+
     def _refuse(self, question: str, text: str) -> Answer:
         return Answer(
             question=question,
@@ -386,6 +405,40 @@ class AnswerService:
         passages = self.kb.passages_of(article_id)
         if not passages:
             raise NotFoundError(f"article {article_id} has no passages")
+        # A long article's first passages carry its story; the model reads at most these.
+        written, notes = self._written(
+            lambda writer: writer.write_summary(
+                f"the article \u201c{article.title}\u201d",
+                [(article, passage) for passage in passages[:WRITTEN_SUMMARY_PASSAGES]],
+                sentences=self.config.summary_sentences,
+                word_budget=self.config.summary_word_budget,
+                order="in the order of the article",
+            )
+        )
+        method = "extractive"
+        if written is not None and written.sentences:
+            text, citations, sources = compose_written(written.sentences)
+            method = "llm"
+        else:
+            text, citations, sources = compose(self._article_summary_quotes(article, passages))
+        day = article.published.date() if article.published else None
+        answer = Answer(
+            question=f"Summary of article {article_id}: {article.title}",
+            text=text,
+            citations=citations,
+            sources=sources,
+            declined=False,
+            window=None,
+            timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
+            kind="article_summary",
+            method=method,
+            coverage=(day, day),
+            notes=notes,
+        )
+        return self._checked(answer)
+
+    def _article_summary_quotes(self, article: Article, passages: Sequence[Passage]) -> list[Quote]:
+        """The lede and the sentences nearest the article's centre, in its order."""
         quotes: list[Quote] = []
         seen: set[tuple[int, int]] = set()
         for passage in passages:
@@ -408,20 +461,7 @@ class AnswerService:
             word_budget=self.config.summary_word_budget - sum(word_count(q.text) for q in lede),
         )
         chosen.sort(key=lambda q: q.start)
-        text, citations, sources = compose(chosen)
-        day = article.published.date() if article.published else None
-        answer = Answer(
-            question=f"Summary of article {article_id}: {article.title}",
-            text=text,
-            citations=citations,
-            sources=sources,
-            declined=False,
-            window=None,
-            timings=Timings(total_ms=(time.perf_counter() - started) * 1000),
-            kind="article_summary",
-            coverage=(day, day),
-        )
-        return self._checked(answer)
+        return chosen
 
     def summarize_topic(
         self,
@@ -450,32 +490,31 @@ class AnswerService:
                     "notes": (reason,),
                 }
             )
-        query_vector = self.kb.embedder.embed_query(retrieved.search_query)
-        topic_terms = {stem(t) for t in content_terms(retrieved.intent.stripped_question)}
-        quotes: list[Quote] = []
-        for ranked in retrieved.passages:
-            if ranked.similarity < self.config.min_relevance:
-                continue
-            article, passage = ranked.hit.article, ranked.hit.passage
-            for span in passage.sentences:
-                quote = Quote(article, passage, span.start, span.end)
-                text_terms = {stem(w) for w in words(quote.text)}
-                if word_count(quote.text) >= 6 and topic_terms & text_terms:
-                    quotes.append(quote)
         relevant = [r for r in retrieved.passages if r.similarity >= self.config.min_relevance]
-        centroid = _unit(np.mean([r.vector for r in relevant], axis=0) + query_vector)
-        chosen = self._central_sentences(
-            quotes[:120],
-            centroid,
-            position_weight=0.05,
-            count=self.config.summary_sentences + 1,
-            word_budget=self.config.summary_word_budget,
+        # Oldest first, so that the model can tell the story in time order.
+        by_date = sorted(
+            relevant, key=lambda r: (r.hit.article.published is None, r.hit.article.published)
         )
-        if not chosen:
-            answer = self._refuse(topic, self._decline_text(retrieved))
-            return Answer(**{**answer.__dict__, "kind": "topic_summary"})
-        chosen.sort(key=lambda q: (q.article.published is None, q.article.published, q.start))
-        text, citations, sources = compose(chosen)
+        written, notes = self._written(
+            lambda writer: writer.write_summary(
+                f"what these passages say about: {topic}",
+                [(r.hit.article, r.hit.passage) for r in by_date],
+                sentences=self.config.summary_sentences,
+                word_budget=self.config.summary_word_budget,
+                order="in time order, oldest first",
+            )
+        )
+        method = "extractive"
+        if written is not None and written.sentences:
+            text, citations, sources = compose_written(written.sentences)
+            method = "llm"
+            chosen = [quote for _, quotes in written.sentences for quote in quotes]
+        else:
+            chosen = self._topic_summary_quotes(retrieved, relevant)
+            if not chosen:
+                answer = self._refuse(topic, self._decline_text(retrieved))
+                return Answer(**{**answer.__dict__, "kind": "topic_summary"})
+            text, citations, sources = compose(chosen)
         days = [q.article.published.date() for q in chosen if q.article.published]
         answer = Answer(
             question=topic,
@@ -489,10 +528,39 @@ class AnswerService:
                 total_ms=(time.perf_counter() - started) * 1000,
             ),
             kind="topic_summary",
+            method=method,
             search_query=retrieved.search_query,
             coverage=(min(days), max(days)) if days else None,
+            notes=notes,
         )
         return self._checked(answer)
+
+    def _topic_summary_quotes(
+        self, retrieved: Retrieved, relevant: Sequence[RankedPassage]
+    ) -> list[Quote]:
+        """Central sentences on the topic from the relevant passages, in time order."""
+        query_vector = self.kb.embedder.embed_query(retrieved.search_query)
+        topic_terms = {stem(t) for t in content_terms(retrieved.intent.stripped_question)}
+        quotes: list[Quote] = []
+        for ranked in retrieved.passages:
+            if ranked.similarity < self.config.min_relevance:
+                continue
+            article, passage = ranked.hit.article, ranked.hit.passage
+            for span in passage.sentences:
+                quote = Quote(article, passage, span.start, span.end)
+                text_terms = {stem(w) for w in words(quote.text)}
+                if word_count(quote.text) >= 6 and topic_terms & text_terms:
+                    quotes.append(quote)
+        centroid = _unit(np.mean([r.vector for r in relevant], axis=0) + query_vector)
+        chosen = self._central_sentences(
+            quotes[:120],
+            centroid,
+            position_weight=0.05,
+            count=self.config.summary_sentences + 1,
+            word_budget=self.config.summary_word_budget,
+        )
+        chosen.sort(key=lambda q: (q.article.published is None, q.article.published, q.start))
+        return chosen
 
     def _central_sentences(
         self,
