@@ -347,6 +347,19 @@ class AnswerService:
             notes = (*notes, "no written sentence held up against its sources; quoting")
         return written, notes
 
+    def _written_summary(
+        self, subject: str, sources: Sequence[tuple[Article, Passage]], *, order: str
+    ) -> tuple[WrittenAnswer | None, tuple[str, ...]]:
+        return self._written(
+            lambda writer: writer.write_summary(
+                subject,
+                sources,
+                sentences=self.config.summary_sentences,
+                word_budget=self.config.summary_word_budget,
+                order=order,
+            )
+        )
+
     def _refuse(self, question: str, text: str) -> Answer:
         return Answer(
             question=question,
@@ -406,14 +419,10 @@ class AnswerService:
         if not passages:
             raise NotFoundError(f"article {article_id} has no passages")
         # A long article's first passages carry its story; the model reads at most these.
-        written, notes = self._written(
-            lambda writer: writer.write_summary(
-                f"the article \u201c{article.title}\u201d",
-                [(article, passage) for passage in passages[:WRITTEN_SUMMARY_PASSAGES]],
-                sentences=self.config.summary_sentences,
-                word_budget=self.config.summary_word_budget,
-                order="in the order of the article",
-            )
+        written, notes = self._written_summary(
+            f"the article \u201c{article.title}\u201d",
+            [(article, passage) for passage in passages[:WRITTEN_SUMMARY_PASSAGES]],
+            order="in the order of the article",
         )
         method = "extractive"
         if written is not None and written.sentences:
@@ -495,14 +504,10 @@ class AnswerService:
         by_date = sorted(
             relevant, key=lambda r: (r.hit.article.published is None, r.hit.article.published)
         )
-        written, notes = self._written(
-            lambda writer: writer.write_summary(
-                f"what these passages say about: {topic}",
-                [(r.hit.article, r.hit.passage) for r in by_date],
-                sentences=self.config.summary_sentences,
-                word_budget=self.config.summary_word_budget,
-                order="in time order, oldest first",
-            )
+        written, notes = self._written_summary(
+            f"what these passages say about: {topic}",
+            [(r.hit.article, r.hit.passage) for r in by_date],
+            order="in time order, oldest first",
         )
         method = "extractive"
         if written is not None and written.sentences:
