@@ -25,6 +25,7 @@ from bot.answers.models import Answer
 from bot.jsonable import to_jsonable
 
 if TYPE_CHECKING:
+    from bot.answers.llm import LLMWriter
     from bot.answers.service import AnswerService
     from index.polling import PollReport
 from bot.config import BotConfig
@@ -68,11 +69,9 @@ class AppContext:
     def service(self, *, llm: bool | None = None) -> Iterator[AnswerService]:
         """The answer service; `llm` (default: the config's `[llm] enabled`) writes answers
         with the configured language model server."""
-        from bot.answers.llm import writer_from_config
         from bot.answers.service import AnswerService
 
-        use_llm = self.config.llm.enabled if llm is None else llm
-        writer = writer_from_config(self.config.llm) if use_llm else None
+        writer = self.writer(llm)
         try:
             with self.knowledge_base() as kb:
                 # Load the model now, so the first answer's timings measure answering.
@@ -81,6 +80,13 @@ class AppContext:
         finally:
             if writer is not None:
                 writer.close()
+
+    def writer(self, llm: bool | None = None) -> LLMWriter | None:
+        """The language model writer when `llm` (default: `[llm] enabled`) asks for one."""
+        from bot.answers.llm import writer_from_config
+
+        use_llm = self.config.llm.enabled if llm is None else llm
+        return writer_from_config(self.config.llm) if use_llm else None
 
     @contextmanager
     def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
@@ -609,6 +615,7 @@ def eval_group() -> None:
     help="Also write every question's result to this JSON Lines file.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@llm_option
 @common_options
 def eval_realtimeqa(
     path: Path,
@@ -617,6 +624,7 @@ def eval_realtimeqa(
     cache_dir: Path | None,
     details: Path | None,
     as_json: bool,
+    use_llm: bool | None,
     config_path: Path | None,
     data_dir: Path | None,
 ) -> None:
@@ -638,11 +646,14 @@ def eval_realtimeqa(
         cache,
         on_progress=lambda done, total: click.echo(f"  indexed {done}/{total} articles", err=True),
     )
+    writer = app.writer(use_llm)
     try:
-        service = AnswerService(kb, app.config.answers)
+        service = AnswerService(kb, app.config.answers, writer=writer)
         report = evaluate(dataset, service, mode=mode)  # type: ignore[arg-type]
     finally:
         kb.close()
+        if writer is not None:
+            writer.close()
     if details is not None:
         with details.open("w", encoding="utf-8") as out:
             for result in report.results:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fakes import HashingEmbedder
+from local_http import LocalHTTPServer
 
 from bot.answers.service import AnswerService
 from bot.cli import AppContext, cli
@@ -162,3 +163,31 @@ def test_smoke_on_the_shared_dev_week(tmp_path: Path, real_embedder: object) -> 
     kb.close()
     assert report.questions == 2 and report.answerable >= 1
     assert report.recall_at_10 > 0
+
+
+def test_eval_llm_scores_the_written_answers(tmp_path: Path, local_http: LocalHTTPServer) -> None:
+    """With --llm the answers scored are the model's (checked) ones, from the same passages."""
+    week = write_week(tmp_path / "week")
+    reply = "Storm Zephyr flooded the port city of Porto [1]."
+    message = {"role": "assistant", "content": reply}
+    local_http.add(
+        "/v1/chat/completions",
+        json.dumps({"choices": [{"message": message}]}),
+        content_type="application/json",
+    )
+    details = tmp_path / "details.jsonl"
+    args = ["eval", "realtimeqa", str(week), "--json", "--llm", "--details", str(details)]
+    env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1"), "GEOBOT_ANSWERS__MIN_CONFIDENCE": "0"}
+    result = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(tmp_path / "d"), *args],
+        obj=AppContext(None, None, embedder_factory=lambda _: HashingEmbedder(dimension=128)),
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output[result.output.index("{") :])
+    assert figures["answer_hit"] == 1.0
+    rows = [json.loads(line) for line in details.read_text(encoding="utf-8").splitlines()]
+    porto = next(r for r in rows if r["id"] == "20240105_0")
+    assert porto["answer"].startswith("Storm Zephyr flooded the port city of Porto. [1]")
+    assert len(local_http.requests_to("/v1/chat/completions")) == 2  # one per question
