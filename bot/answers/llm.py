@@ -38,10 +38,12 @@ __all__ = [
 ]
 
 NOT_FOUND = "NOT FOUND"
-_MARKERS = re.compile(r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+")
+# A run of citation markers: "[1]", "[1][3]", "[1, 3]", " [2] [4]".
+_MARKER_RUN = r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+"
+_MARKERS = re.compile(_MARKER_RUN)
 _NUMBERS = re.compile(r"\d+")
 # A marker put before the full stop ("... agreed [1].") is moved after it.
-_MARKER_BEFORE_STOP = re.compile(r"((?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+)\s*([.!?])(?=\s|$)")
+_MARKER_BEFORE_STOP = re.compile(rf"({_MARKER_RUN})\s*([.!?])(?=\s|$)")
 
 
 class LLMError(GeobotError):
