@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.answers.citations import Quote
 from bot.answers.retrieval import RankedPassage
-from bot.answers.text import content_terms, stem, word_count, words
+from bot.answers.text import content_terms, stem, stems, word_count, words
 
 __all__ = ["ScoredSentence", "TermWeights", "select_sentences"]
 
@@ -110,7 +110,7 @@ def score_sentences(
             n_words = word_count(text)
             if n_words < MIN_WORDS:
                 continue
-            terms = {stem(w) for w in words(text)}
+            terms = stems(text)
             coverage = weights.coverage(terms)
             relevance = (
                 0.6 * coverage

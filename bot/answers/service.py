@@ -33,7 +33,7 @@ from bot.answers.extractive import (
 from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
-from bot.answers.text import content_terms, stem, word_count, words
+from bot.answers.text import content_terms, stem, stems, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
 from bot.config import AnswerConfig
 from index import Article, KnowledgeBase, NotFoundError, Passage, SearchMode
@@ -547,14 +547,11 @@ class AnswerService:
         query_vector = self.kb.embedder.embed_query(retrieved.search_query)
         topic_terms = {stem(t) for t in content_terms(retrieved.intent.stripped_question)}
         quotes: list[Quote] = []
-        for ranked in retrieved.passages:
-            if ranked.similarity < self.config.min_relevance:
-                continue
+        for ranked in relevant:
             article, passage = ranked.hit.article, ranked.hit.passage
             for span in passage.sentences:
                 quote = Quote(article, passage, span.start, span.end)
-                text_terms = {stem(w) for w in words(quote.text)}
-                if word_count(quote.text) >= 6 and topic_terms & text_terms:
+                if word_count(quote.text) >= 6 and topic_terms & stems(quote.text):
                     quotes.append(quote)
         centroid = _unit(np.mean([r.vector for r in relevant], axis=0) + query_vector)
         chosen = self._central_sentences(

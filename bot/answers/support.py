@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.answers.text import content_terms, stem, words
+from bot.answers.text import content_terms, stem, stems
 from index.models import Span
 
 __all__ = ["Support", "best_evidence", "check_support", "numbers_in", "supporting_text"]
@@ -24,10 +24,6 @@ _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 def numbers_in(text: str) -> set[str]:
     """The numbers written in `text`, with thousands separators dropped ("25,000" → "25000")."""
     return {match.group().replace(",", "") for match in _NUMBER.finditer(text)}
-
-
-def _stems(text: str) -> set[str]:
-    return {stem(word) for word in words(text)}
 
 
 @dataclass(frozen=True)
@@ -52,7 +48,7 @@ class Support:
 
 def check_support(sentence: str, passages: Sequence[str]) -> Support:
     """How much of `sentence` the texts `passages` (each a passage with its title) hold."""
-    available = set().union(*(_stems(p) for p in passages)) if passages else set()
+    available = set().union(*(stems(p) for p in passages)) if passages else set()
     terms = content_terms(sentence)
     missing_terms = tuple(t for t in terms if stem(t) not in available)
     share = 1.0 - len(missing_terms) / len(terms) if terms else 0.0
@@ -71,7 +67,7 @@ def best_evidence(sentence: str, text: str, spans: Sequence[Span]) -> Span:
     wanted = {stem(t) for t in content_terms(sentence)}
     return max(
         spans,
-        key=lambda s: (len(wanted & _stems(text[s.start : s.end])), -s.start),
+        key=lambda s: (len(wanted & stems(text[s.start : s.end])), -s.start),
     )
 
 

@@ -6,7 +6,7 @@ import re
 
 from index.store import STOPWORDS
 
-__all__ = ["content_terms", "stem", "word_count", "words"]
+__all__ = ["content_terms", "stem", "stems", "word_count", "words"]
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Question words and fillers that say what is asked, not what it is about.
@@ -41,6 +41,11 @@ def stem(word: str) -> str:
     if w.endswith("e") and len(w) > 4:
         w = w[:-1]
     return w
+
+
+def stems(text: str) -> set[str]:
+    """The stems of every word of `text`: what two texts are compared by."""
+    return {stem(word) for word in words(text)}
 
 
 def content_terms(text: str) -> list[str]:
