@@ -14,7 +14,16 @@ from bot.answers.models import Answer, Citation, Source
 from bot.answers.support import check_support, supporting_text
 from index import Article, GeobotError, KnowledgeBase, Passage
 
-__all__ = ["CitationError", "Quote", "compose", "compose_written", "markers", "verify"]
+__all__ = [
+    "CitationError",
+    "CitedSentence",
+    "Quote",
+    "cited_sentences",
+    "compose",
+    "compose_written",
+    "markers",
+    "verify",
+]
 
 
 class CitationError(GeobotError):
@@ -118,6 +127,47 @@ def markers(numbers: Sequence[int]) -> str:
     return " " + "".join(f"[{n}]" for n in dict.fromkeys(numbers))
 
 
+@dataclass(frozen=True)
+class CitedSentence:
+    """One sentence of an answer as its citations place it, with the markers after it."""
+
+    start: int
+    end: int
+    text: str
+    marker: str
+    citations: tuple[Citation, ...]
+    gap: str  # the text between the previous sentence's markers and this sentence
+
+
+def cited_sentences(answer: Answer) -> list[CitedSentence]:
+    """The sentences of `answer.text`, in order, as its citations place them.
+
+    Raises CitationError unless they tile the text: each sentence followed by its
+    markers, nothing but whitespace between or after them, and a quoted (not written)
+    sentence exactly its citation's quote. Citations sharing a span cite one sentence.
+    """
+    groups: dict[tuple[int, int], list[Citation]] = {}
+    for citation in sorted(answer.citations, key=lambda c: (c.answer_start, c.answer_end)):
+        groups.setdefault((citation.answer_start, citation.answer_end), []).append(citation)
+    sentences: list[CitedSentence] = []
+    covered = 0
+    for (start, end), cited in groups.items():
+        shown = answer.text[start:end]
+        if answer.method != "llm" and (len(cited) != 1 or shown != cited[0].quote):
+            raise CitationError(f"[{cited[0].number}] is not quoted verbatim in the answer")
+        marker = markers([c.number for c in cited])
+        if answer.text[end : end + len(marker)] != marker:
+            raise CitationError(f"the sentence citing [{cited[0].number}] is not followed by it")
+        gap = answer.text[covered:start]
+        if start < covered or gap.strip():
+            raise CitationError("the answer holds text that no citation covers")
+        sentences.append(CitedSentence(start, end, shown, marker, tuple(cited), gap))
+        covered = end + len(marker)
+    if answer.text[covered:].strip():
+        raise CitationError("the answer holds text that no citation covers")
+    return sentences
+
+
 def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = 0.7) -> None:
     """Raise CitationError unless every citation of `answer` resolves in `kb`.
 
@@ -135,7 +185,6 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = 0.7) -> No
     sources = {s.number: s for s in answer.sources}
     passages = kb.store.passages([c.passage_id for c in answer.citations])
     articles = kb.store.articles(sorted({c.article_id for c in answer.citations}))
-    groups: dict[tuple[int, int], list[Citation]] = {}
     for citation in answer.citations:
         source = sources.get(citation.number)
         if source is None or source.article_id != citation.article_id:
@@ -148,29 +197,18 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = 0.7) -> No
             raise CitationError(f"[{citation.number}] quotes outside its passage")
         if article.text[citation.start : citation.end] != citation.quote:
             raise CitationError(f"[{citation.number}] does not match the stored article text")
-        groups.setdefault((citation.answer_start, citation.answer_end), []).append(citation)
-    covered = 0
-    for (start, end), cited in sorted(groups.items()):
-        shown = answer.text[start:end]
-        if answer.method == "llm":
-            support = check_support(
-                shown,
-                [
-                    supporting_text(articles[c.article_id].title, passages[c.passage_id].text)
-                    for c in cited
-                ],
+    sentences = cited_sentences(answer)  # raises unless they tile the text
+    if answer.method != "llm":
+        return  # each sentence is its quote, compared with the stored text above
+    for sentence in sentences:
+        support = check_support(
+            sentence.text,
+            [
+                supporting_text(articles[c.article_id].title, passages[c.passage_id].text)
+                for c in sentence.citations
+            ],
+        )
+        if not support.holds(min_support):
+            raise CitationError(
+                f"{sentence.text!r} is not supported by what it cites ({support.describe()})"
             )
-            if not support.holds(min_support):
-                raise CitationError(
-                    f"{shown!r} is not supported by what it cites ({support.describe()})"
-                )
-        elif len(cited) != 1 or shown != cited[0].quote:
-            raise CitationError(f"[{cited[0].number}] is not quoted verbatim in the answer")
-        marker = markers([c.number for c in cited])
-        if answer.text[end : end + len(marker)] != marker:
-            raise CitationError(f"the sentence citing [{cited[0].number}] is not followed by it")
-        if answer.text[covered:start].strip():
-            raise CitationError("the answer holds text that no citation covers")
-        covered = end + len(marker)
-    if answer.text[covered:].strip():
-        raise CitationError("the answer holds text that no citation covers")

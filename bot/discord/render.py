@@ -20,8 +20,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import discord
 
-from bot.answers.citations import markers
-from bot.answers.models import Answer, Citation, Source
+from bot.answers.citations import CitationError, cited_sentences
+from bot.answers.models import Answer, Source
 from index.feed_store import Feed
 from index.models import Article, SearchHit
 
@@ -349,37 +349,24 @@ def _separator(gap: str, first: bool) -> str:
 
 def _pieces_from_citations(answer: Answer) -> list[_Piece] | None:
     """The sentences of `answer.text` as its citations place them, or None when the
-    citations do not tile the text (then the text is parsed instead). A written sentence
-    may carry several citations (" [1][3]"); a quoted one is its citation's quote."""
-    text = answer.text
-    groups: dict[tuple[int, int], list[Citation]] = {}
-    for citation in sorted(answer.citations, key=lambda c: c.answer_start):
-        groups.setdefault((citation.answer_start, citation.answer_end), []).append(citation)
-    if not groups:
+    citations do not tile the text (then the text is parsed instead)."""
+    if not answer.citations:
         return None
-    pieces: list[_Piece] = []
-    covered = 0
-    for (start, end), cited in groups.items():
-        marker = markers([c.number for c in cited])
-        shown = text[start:end]
-        gap = text[covered:start]
-        if (
-            start < covered
-            or gap.strip()
-            or (answer.method != "llm" and (len(cited) != 1 or shown != cited[0].quote))
-            or text[end : end + len(marker)] != marker
-        ):
-            return None
-        # A quote may itself contain "[3]"; listing source 3 too is harmless, while
-        # leaving out a number a reader sees would not be.
-        numbers = frozenset({c.number for c in cited} | _numbers_in(shown))
-        pieces.append(
-            _Piece(_separator(gap, not pieces), neutralize_mentions(shown), marker, numbers)
+    try:
+        sentences = cited_sentences(answer)
+    except CitationError:
+        return None
+    return [
+        _Piece(
+            _separator(sentence.gap, index == 0),
+            neutralize_mentions(sentence.text),
+            sentence.marker,
+            # A quote may itself contain "[3]"; listing source 3 too is harmless, while
+            # leaving out a number a reader sees would not be.
+            frozenset({c.number for c in sentence.citations} | _numbers_in(sentence.text)),
         )
-        covered = end + len(marker)
-    if text[covered:].strip():
-        return None
-    return pieces
+        for index, sentence in enumerate(sentences)
+    ]
 
 
 def _pieces_from_text(text: str) -> list[_Piece]:
