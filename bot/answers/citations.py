@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from bot.answers.models import Answer, Citation, Source
 from bot.answers.support import check_support, supporting_text
+from bot.config import LLMConfig
 from index import Article, GeobotError, KnowledgeBase, Passage
 
 __all__ = [
+    "DEFAULT_MIN_SUPPORT",
     "CitationError",
     "CitedSentence",
     "Quote",
@@ -24,6 +26,10 @@ __all__ = [
     "markers",
     "verify",
 ]
+
+
+# How much of a written sentence its sources must hold: the `[llm] min_support` default.
+DEFAULT_MIN_SUPPORT = LLMConfig().min_support
 
 
 class CitationError(GeobotError):
@@ -168,7 +174,7 @@ def cited_sentences(answer: Answer) -> list[CitedSentence]:
     return sentences
 
 
-def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = 0.7) -> None:
+def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MIN_SUPPORT) -> None:
     """Raise CitationError unless every citation of `answer` resolves in `kb`.
 
     A quoted (extractive) sentence must be its citation's quote, character for character.

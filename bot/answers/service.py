@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 
 from bot.answers.citations import (
+    DEFAULT_MIN_SUPPORT,
     CitationError,
     Quote,
     compose,
@@ -376,8 +377,9 @@ class AnswerService:
             verify(
                 answer,
                 self.kb,
-                # Only written answers are checked for support, and only a writer makes them.
-                min_support=self.writer.config.min_support if self.writer else 1.0,
+                min_support=(
+                    self.writer.config.min_support if self.writer else DEFAULT_MIN_SUPPORT
+                ),
             )
         except CitationError as exc:
             # Never show an answer whose citations do not hold; say so instead.
