@@ -8,6 +8,7 @@ vectors, a token window, token counts and spans that agree with each other. Simi
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -111,3 +112,10 @@ def passage_number(messages: Sequence[dict[str, str]], phrase: str) -> int:
         if number.isdigit() and phrase in rest:
             return int(number)
     raise AssertionError(f"no passage in the prompt holds {phrase!r}")
+
+
+def chat_completion(content: object) -> str:
+    """The body of an OpenAI chat completions response whose reply is `content`."""
+    return json.dumps(
+        {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
+    )

@@ -17,7 +17,7 @@ from corpus import CORPUS, news_article
 from fake_discord import fixtures
 from fake_discord.client import run_client
 from fake_discord.server import FakeDiscord
-from fakes import HashingEmbedder
+from fakes import HashingEmbedder, chat_completion
 from local_http import LocalHTTPServer
 
 from bot.answers.service import AnswerService
@@ -519,12 +519,7 @@ def test_ask_with_llm_enabled_gets_a_written_checked_answer(
     make_backend(config).close()  # the corpus, ingested once
     # A fixed reply cannot know which number the Cairo passage gets: it cites the top five.
     reply = "The mediators proposed a six-week truce [1][2][3][4][5]. They planned a coup [1]."
-    message = {"role": "assistant", "content": reply}
-    local_http.add(
-        "/v1/chat/completions",
-        json.dumps({"choices": [{"message": message}]}),
-        content_type="application/json",
-    )
+    local_http.add("/v1/chat/completions", chat_completion(reply), content_type="application/json")
 
     async def main() -> None:
         client = GeobotClient(config, backend_factory(config, lambda: HashingEmbedder(256)))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from fakes import HashingEmbedder
+from fakes import HashingEmbedder, chat_completion
 from local_http import LocalHTTPServer
 
 from bot.answers.service import AnswerService
@@ -169,12 +169,7 @@ def test_eval_llm_scores_the_written_answers(tmp_path: Path, local_http: LocalHT
     """With --llm the answers scored are the model's (checked) ones, from the same passages."""
     week = write_week(tmp_path / "week")
     reply = "Storm Zephyr flooded the port city of Porto [1]."
-    message = {"role": "assistant", "content": reply}
-    local_http.add(
-        "/v1/chat/completions",
-        json.dumps({"choices": [{"message": message}]}),
-        content_type="application/json",
-    )
+    local_http.add("/v1/chat/completions", chat_completion(reply), content_type="application/json")
     details = tmp_path / "details.jsonl"
     args = ["eval", "realtimeqa", str(week), "--json", "--llm", "--details", str(details)]
     env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1"), "GEOBOT_ANSWERS__MIN_CONFIDENCE": "0"}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from corpus import CORPUS
-from fakes import HashingEmbedder, ScriptedModel, passage_number
+from fakes import HashingEmbedder, ScriptedModel, chat_completion, passage_number
 from local_http import LocalHTTPServer
 from test_cli import run, write_articles
 
@@ -363,12 +363,6 @@ def test_written_topic_summary_with_nothing_supported_is_quoted(kb: KnowledgeBas
 # -- the OpenAI-compatible client, over real HTTP -------------------------------------
 
 
-def completion(content: object) -> str:
-    return json.dumps(
-        {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
-    )
-
-
 def client_for(server: LocalHTTPServer, **settings: object) -> OpenAICompatibleClient:
     config = LLMConfig(base_url=server.url("/v1"), model="llama-test", **settings)  # type: ignore[arg-type]
     return OpenAICompatibleClient(config, api_key="sekrit")
@@ -376,7 +370,7 @@ def client_for(server: LocalHTTPServer, **settings: object) -> OpenAICompatibleC
 
 def test_client_posts_a_chat_completion(local_http: LocalHTTPServer) -> None:
     local_http.add(
-        "/v1/chat/completions", completion("Hello [1]."), content_type="application/json"
+        "/v1/chat/completions", chat_completion("Hello [1]."), content_type="application/json"
     )
     client = client_for(local_http, temperature=0.2, max_tokens=99)
     assert client.complete([{"role": "user", "content": "hi"}]) == "Hello [1]."
@@ -400,8 +394,8 @@ def test_client_posts_a_chat_completion(local_http: LocalHTTPServer) -> None:
         ("model not loaded", 503, "HTTP 503 model not loaded"),
         ("<html>oops</html>", 200, "not an OpenAI chat completion"),
         (json.dumps({"choices": []}), 200, "not an OpenAI chat completion"),
-        (completion(""), 200, "the model replied with no text"),
-        (completion(None), 200, "the model replied with no text"),
+        (chat_completion(""), 200, "the model replied with no text"),
+        (chat_completion(None), 200, "the model replied with no text"),
     ],
 )
 def test_client_errors_are_one_clear_line(
@@ -414,7 +408,7 @@ def test_client_errors_are_one_clear_line(
 
 
 def test_client_gives_up_after_its_timeout(local_http: LocalHTTPServer) -> None:
-    local_http.slow("/v1/chat/completions", completion("late"), 5.0)
+    local_http.slow("/v1/chat/completions", chat_completion("late"), 5.0)
     with pytest.raises(LLMError, match=r"no reply within 0\.3 s"):
         client_for(local_http, timeout_seconds=0.3).complete([{"role": "user", "content": "x"}])
 
@@ -430,7 +424,7 @@ def test_client_reports_a_server_that_is_not_there() -> None:
 def test_writer_from_config_reads_the_key_from_the_named_variable(
     local_http: LocalHTTPServer,
 ) -> None:
-    local_http.add("/v1/chat/completions", completion("ok"), content_type="application/json")
+    local_http.add("/v1/chat/completions", chat_completion("ok"), content_type="application/json")
     config = LLMConfig(base_url=local_http.url("/v1"), api_key_env="MY_LLM_KEY")
     writer_from_config(config, {"MY_LLM_KEY": "k-123"}).client.complete([])
     writer_from_config(config, {}).client.complete([])
@@ -448,7 +442,7 @@ def test_cli_ask_llm_writes_through_the_configured_server(
     data = tmp_path / "kb"
     assert run("ingest", str(write_articles(tmp_path / "articles")), data_dir=data).exit_code == 0
     reply = "Mediators proposed a truce as ceasefire talks resumed in Cairo [1]."
-    local_http.add("/v1/chat/completions", completion(reply), content_type="application/json")
+    local_http.add("/v1/chat/completions", chat_completion(reply), content_type="application/json")
     env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1")}
     result = run("ask", "What did the mediators propose in Cairo?", "--llm", data_dir=data, env=env)
     assert result.exit_code == 0, result.output
@@ -481,7 +475,7 @@ def test_cli_summarize_llm_goes_to_the_server(tmp_path: Path, local_http: LocalH
     data = tmp_path / "kb"
     run("ingest", str(write_articles(tmp_path / "articles")), data_dir=data)
     reply = "Negotiators met in Cairo as ceasefire talks resumed [1]."
-    local_http.add("/v1/chat/completions", completion(reply), content_type="application/json")
+    local_http.add("/v1/chat/completions", chat_completion(reply), content_type="application/json")
     env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1")}
     result = run("summarize", "--article", "1", "--llm", "--json", data_dir=data, env=env)
     assert result.exit_code == 0, result.output
