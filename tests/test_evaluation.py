@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,13 @@ from local_http import LocalHTTPServer
 from bot.answers.service import AnswerService
 from bot.cli import AppContext, cli
 from bot.config import AnswerConfig
-from bot.evaluation.realtimeqa import contains_answer, load_dataset, normalise, open_corpus
+from bot.evaluation.realtimeqa import (
+    contains_answer,
+    corpus_key,
+    load_dataset,
+    normalise,
+    open_corpus,
+)
 from bot.evaluation.scoring import evaluate
 from index import Config
 
@@ -186,3 +194,25 @@ def test_eval_llm_scores_the_written_answers(tmp_path: Path, local_http: LocalHT
     porto = next(r for r in rows if r["id"] == "20240105_0")
     assert porto["answer"].startswith("Storm Zephyr flooded the port city of Porto. [1]")
     assert len(local_http.requests_to("/v1/chat/completions")) == 2  # one per question
+
+
+def test_corpus_index_survives_a_fresh_copy_of_the_files(tmp_path: Path) -> None:
+    # A re-copied dataset has new timestamps but the same articles: same index.
+    week = write_week(tmp_path / "week")
+    embedder = HashingEmbedder(dimension=128)
+    open_corpus(load_dataset(week), Config(), embedder, tmp_path / "cache").close()
+    embedded = embedder.documents_embedded
+    for path in week.iterdir():
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    open_corpus(load_dataset(week), Config(), embedder, tmp_path / "cache").close()
+    assert embedder.documents_embedded == embedded > 0
+
+
+def test_corpus_index_follows_a_changed_article(tmp_path: Path) -> None:
+    week = write_week(tmp_path / "week")
+    dataset = load_dataset(week)
+    changed = dataclasses.replace(dataset.articles[0], text=dataset.articles[0].text + " More.")
+    edited = dataclasses.replace(dataset, articles=(changed, *dataset.articles[1:]))
+    assert corpus_key(dataset, "m", "c") != corpus_key(edited, "m", "c")
+    assert corpus_key(dataset, "m", "c") == corpus_key(load_dataset(week), "m", "c")
+    assert corpus_key(dataset, "m", "c") != corpus_key(dataset, "other", "c")

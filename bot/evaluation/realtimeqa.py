@@ -9,6 +9,7 @@ text; a question is answerable when at least one corpus article contains its ans
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -157,13 +158,16 @@ def _tidy(text: str) -> str:
 
 
 def corpus_key(dataset: Dataset, model_id: str, chunking: str) -> str:
-    """A name for the index of this corpus, model and chunking: same inputs, same index."""
+    """A name for the index of this corpus, model and chunking: same inputs, same index.
+
+    Keyed by what is indexed (every article's fields), not by the files' timestamps, so a
+    fresh copy of the same weekly files reuses the index instead of embedding it again.
+    """
     digest = hashlib.sha256()
-    for path in dataset.files:
-        stat = path.stat()
-        digest.update(f"{path.name}:{stat.st_size}:{int(stat.st_mtime)}\n".encode())
     for article in dataset.articles:
-        digest.update(f"{article.url}\n".encode())
+        for field in dataclasses.astuple(article):
+            digest.update(f"{field}\x1f".encode())
+        digest.update(b"\x1e")
     digest.update(f"{model_id}\n{chunking}\n".encode())
     return digest.hexdigest()[:16]
 
