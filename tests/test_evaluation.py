@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -197,14 +198,15 @@ def test_eval_llm_scores_the_written_answers(tmp_path: Path, local_http: LocalHT
 
 
 def test_corpus_index_survives_a_fresh_copy_of_the_files(tmp_path: Path) -> None:
-    # A re-copied dataset has new timestamps but the same articles: same index.
+    # The same weekly files copied elsewhere, with new timestamps: the same index.
     week = write_week(tmp_path / "week")
     embedder = HashingEmbedder(dimension=128)
     open_corpus(load_dataset(week), Config(), embedder, tmp_path / "cache").close()
     embedded = embedder.documents_embedded
-    for path in week.iterdir():
+    copy = shutil.copytree(week, tmp_path / "elsewhere" / "week")
+    for path in copy.iterdir():
         os.utime(path, (1_000_000_000, 1_000_000_000))
-    open_corpus(load_dataset(week), Config(), embedder, tmp_path / "cache").close()
+    open_corpus(load_dataset(copy), Config(), embedder, tmp_path / "cache").close()
     assert embedder.documents_embedded == embedded > 0
 
 

@@ -137,7 +137,7 @@ def load_dataset(path: Path) -> Dataset:
                 articles[url] = ParsedArticle(
                     title=(result.get("title") or "").strip() or text.strip()[:100],
                     text=_tidy(text),
-                    source=f"{gcs_file}:{line_number}",
+                    source=f"{gcs_file.name}:{line_number}",  # where, not which copy
                     url=url,
                     published=_parse_day(result.get("publish_date") or ""),
                     author=_authors(result.get("authors")),
