@@ -36,7 +36,6 @@ Use it as an async context manager::
 from __future__ import annotations
 
 import asyncio
-import codecs
 import errno as errno_module
 import os
 import socket
@@ -50,6 +49,7 @@ import httpx
 
 from index.config import FetchConfig
 from index.errors import FetchError
+from index.sniffing import looks_like_feed, looks_like_html
 
 __all__ = ["FetchKind", "FetchedResource", "Fetcher"]
 
@@ -80,9 +80,6 @@ _FEED_TYPES = frozenset(
 )
 # Types that say nothing about the content: the body decides.
 _GENERIC_TYPES = frozenset({"application/octet-stream", "binary/octet-stream", "text/plain"})
-_SNIFF_BYTES = 1024
-
-_FEED_STARTS = (b"<?xml", b"<rss", b"<feed", b"<rdf:rdf")
 
 
 @dataclass(frozen=True)
@@ -427,27 +424,7 @@ def _parse_content_type(header: str | None) -> tuple[str | None, str | None]:
 
 
 def _looks_like(kind: FetchKind, body: bytes) -> bool:
-    head = _sniff_text(body)
-    if kind == "feed":
-        return head.startswith(_FEED_STARTS)
-    if head.startswith((b"<!doctype html", b"<html")):
-        return True
-    return any(marker in head for marker in (b"<html", b"<body", b"<p>", b"<p "))
-
-
-def _sniff_text(body: bytes) -> bytes:
-    """The first bytes of `body`, BOM removed, lower case, leading whitespace stripped."""
-    head = body[: _SNIFF_BYTES * 2]
-    for bom, encoding in (
-        (codecs.BOM_UTF8, "utf-8"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if head.startswith(bom):
-            text = head[len(bom) :].decode(encoding, errors="ignore")
-            head = text.encode("ascii", errors="replace")
-            break
-    return head[:_SNIFF_BYTES].lstrip().lower()
+    return looks_like_feed(body) if kind == "feed" else looks_like_html(body, fragment=True)
 
 
 def _standard_phrase(status: int) -> str:

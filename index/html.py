@@ -47,24 +47,14 @@ from index.parsing import (
     _title_from_text,
     parse_published,
 )
+from index.sniffing import BOMS, is_xml_feed, looks_like_html, sniff_text
 
 __all__ = ["extract_html", "looks_like_html"]
 
-# How much of the start of a document the sniffing looks at.
-_SNIFF_CHARS: Final = 4096
 # Where the charset declaration is looked for. The HTML standard asks for it in the first
 # 1024 bytes; this leaves room for pages with long comments or scripts before it.
 _CHARSET_SNIFF_BYTES: Final = 16_384
 _BINARY_SNIFF_BYTES: Final = 8192
-_HTML_MARKERS: Final = ("<!doctype html", "<html", "<head", "<body")
-_FEED_MARKERS: Final = ("<rss", "<feed", "<rdf:rdf")
-_BOMS: Final = (
-    (b"\xef\xbb\xbf", "utf-8"),
-    (b"\xff\xfe\x00\x00", "utf-32"),
-    (b"\x00\x00\xfe\xff", "utf-32"),
-    (b"\xff\xfe", "utf-16"),
-    (b"\xfe\xff", "utf-16"),
-)
 # WHATWG Encoding: "iso-8859-1" and "ascii" labels mean windows-1252, which is also what
 # libxml2's default (ISO-8859-1, when a page declares nothing) should be read as.
 _WINDOWS_1252_ALIASES: Final = frozenset({"latin-1", "iso8859-1", "ascii"})
@@ -102,21 +92,6 @@ _LIST_ITEM_PREFIX: Final = "- "
 _MIN_ARTICLE_WORDS: Final = 10
 
 
-def looks_like_html(data: bytes | str) -> bool:
-    """Whether `data` starts like an HTML page: cheap, for bodies without a content type.
-
-    True when the document starts with markup and its first few kilobytes hold a
-    doctype, ``<html>``, ``<head>`` or ``<body>`` tag; RSS and Atom feeds, JSON, PDF and
-    plain text are not HTML.
-    """
-    head = _sniff_text(data)
-    return (
-        head.startswith("<")
-        and not _is_feed(head)
-        and any(marker in head for marker in _HTML_MARKERS)
-    )
-
-
 def extract_html(
     html: str | bytes,
     *,
@@ -133,8 +108,8 @@ def extract_html(
     holds no article text, or its text is longer than `max_article_chars`.
     """
     text = _decode(html, source)
-    head = _sniff_text(text)
-    if not head.startswith("<") or _is_feed(head):
+    head = sniff_text(text)
+    if not head.startswith("<") or is_xml_feed(head):
         raise BadInputError(source, _not_html_reason(head))
     tree = _load_tree(text)
     if tree is None:
@@ -186,7 +161,7 @@ def _decode(html: str | bytes, source: str) -> str:
 
 
 def _decode_bytes(data: bytes, source: str) -> str:
-    for bom, codec in _BOMS:
+    for bom, codec in BOMS:
         if data.startswith(bom):
             # A byte-order mark overrides any declared charset (HTML standard).
             return data[len(bom) :].decode(codec, errors="replace")
@@ -212,33 +187,12 @@ def _declared_charset(data: bytes) -> str:
     return "cp1252" if name in _WINDOWS_1252_ALIASES else name
 
 
-def _sniff_text(data: bytes | str) -> str:
-    """The start of `data` as lower-case text, without a byte-order mark or leading space."""
-    if isinstance(data, bytes):
-        chunk = data[: _SNIFF_CHARS * 4]
-        for bom, codec in _BOMS:
-            if chunk.startswith(bom):
-                text = chunk[len(bom) :].decode(codec, errors="ignore")
-                break
-        else:
-            # Tags are ASCII, which every ASCII-compatible charset leaves as it is.
-            text = chunk.decode("latin-1")
-    else:
-        text = data
-    head = text[:_SNIFF_CHARS].lstrip("\ufeff \t\r\n\x0c").lower()
-    return "" if "\x00" in head else head
-
-
-def _is_feed(head: str) -> bool:
-    return head.startswith("<?xml") and any(marker in head for marker in _FEED_MARKERS)
-
-
 def _not_html_reason(head: str) -> str:
     if head.startswith(("{", "[")):
         kind = "it looks like JSON"
     elif head.startswith("%pdf"):
         kind = "it is a PDF document"
-    elif _is_feed(head):
+    elif is_xml_feed(head):
         kind = "it is an RSS or Atom feed"
     else:
         kind = "it does not start with markup"
