@@ -4,7 +4,7 @@ A written (LLM) sentence is not a quote, so it cannot be checked character for c
 The check is lexical and deliberately strict: most of the sentence's content words must
 occur in the passages it cites, and every number in it must occur there too, so a figure,
 date or name the passages never mention is caught. The sentence's evidence is the one
-sentence of a cited passage that shares the most of its (rarity-weighted) words.
+sentence of a cited passage that shares the most of its content words.
 """
 
 from __future__ import annotations
