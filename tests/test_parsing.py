@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 
@@ -857,7 +856,7 @@ def test_parse_published_us_eastern_follows_daylight_saving() -> None:
 # --------------------------------------------------------------------------------------
 
 
-def test_parsing_many_articles_is_fast(tmp_path: Path) -> None:
+def test_a_thousand_article_jsonl_file_parses_whole(tmp_path: Path) -> None:
     paragraph = "Officials said the talks would resume next week in the capital. " * 8
     body = "\n\n".join(paragraph for _ in range(12))  # about 6 KB per article
     lines = [
@@ -872,10 +871,9 @@ def test_parsing_many_articles_is_fast(tmp_path: Path) -> None:
     ]
     path = write(tmp_path, "many.jsonl", "\n".join(lines))
 
-    started = time.perf_counter()
     result = parse_file(path)
-    elapsed = time.perf_counter() - started
 
-    assert len(result.articles) == 1000
-    assert result.articles[0].text.startswith("Officials said")
-    assert elapsed < 5.0, f"parsing 6 MB took {elapsed:.1f} s"
+    # How fast is measured by bench/ingest.py, not asserted here.
+    assert len(result.articles) == 1000 and not result.failures
+    assert [a.title for a in result.articles[:2]] == ["Article 0", "Article 1"]
+    assert all(a.text.startswith("Officials said") for a in result.articles)

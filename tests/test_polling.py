@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import html
 import json
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from index import Config, KnowledgeBase
 from index.config import FeedsConfig, FetchConfig
 from index.feed_store import Feed, FeedStore
 from index.fetch import Fetcher
+from index.models import IngestReport, ParsedArticle
 from index.polling import FeedPoller, FeedReport, PollReport, fetch_articles
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -454,26 +456,47 @@ def test_a_poll_stopped_after_storing_but_before_marking_never_stores_twice(
 
 
 def test_a_poll_cancelled_mid_ingest_finishes_the_write_then_resumes(
-    local_http: LocalHTTPServer, feed_kb: KnowledgeBase
+    local_http: LocalHTTPServer, feed_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     serve_pages(local_http)
     add_feed(feed_kb, local_http, "rss20.xml", "/rss.xml")
+    real_ingest = feed_kb.ingest_articles
+    ingest_started = threading.Event()
+    may_finish = threading.Event()
+
+    def held_ingest(articles: list[ParsedArticle]) -> IngestReport:
+        # Runs in the poller's worker thread: it signals that the write has begun, then
+        # holds it open until the test has cancelled the poll, so the cancellation always
+        # lands mid-ingest, whatever the machine's speed.
+        ingest_started.set()
+        may_finish.wait(timeout=30)
+        return real_ingest(articles)
+
+    monkeypatch.setattr(feed_kb, "ingest_articles", held_ingest)
 
     async def cancelled() -> None:
         async with Fetcher(feed_kb.config.fetch) as fetcher:
             poller = FeedPoller(feed_kb, FeedStore(feed_kb.store), fetcher, feed_kb.config)
             task = asyncio.create_task(poller.poll())
-            while feed_kb.article_count() == 0 and not task.done():
-                await asyncio.sleep(0.001)
+            await asyncio.to_thread(ingest_started.wait, 30)
+            assert ingest_started.is_set() and not task.done()
             task.cancel()
+            may_finish.set()
             with pytest.raises(asyncio.CancelledError):
                 await task
+            # The cancellation waited for the write: it is committed, not cut off.
+            assert feed_kb.article_count() == 2
 
     asyncio.run(cancelled())
+    passages = feed_kb.passage_count()
+    monkeypatch.undo()
     report = only(poll(feed_kb))
 
-    assert report.new + report.unchanged == 2
-    assert feed_kb.article_count() == 2
+    # The entries were never marked taken, so the next poll reads them again and finds
+    # them stored: nothing is lost, nothing is stored twice.
+    assert report.new == 2
+    assert report.ingest.unchanged == 2 and report.ingest.passages_embedded == 0
+    assert feed_kb.article_count() == 2 and feed_kb.passage_count() == passages
 
 
 # -- article pages by URL ------------------------------------------------------------------
