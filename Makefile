@@ -7,18 +7,30 @@ DEMO_DIR := .demo-data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: demo test lint format bench bench-quick install clean
+# torch's CPU build (a local wheel on these machines); an unpinned torch pulled in by
+# sentence-transformers would be a multi-GB CUDA build.
+TORCH := torch==2.13.0+cpu
+LOCK := requirements.lock
+
+.PHONY: demo test lint format bench bench-quick install lock clean
 
 install: $(STAMP)
 
-# torch first and pinned: here 2.13.0 is a local CPU build; an unpinned torch pulled in by
-# sentence-transformers would be a multi-GB CUDA build.
-$(STAMP): pyproject.toml
+# Every package at the exact version and hash in the lock (any pip can read it: no
+# extras, everything named), then the project itself without resolving anything more.
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --require-hashes -r $(LOCK)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Refresh the lock on purpose: the newest versions that pyproject.toml's ranges allow.
+lock: $(STAMP)
+	echo '$(TORCH)' > $(VENV)/torch-constraint.txt
+	$(PY) -m piptools compile --quiet --upgrade --generate-hashes --allow-unsafe \
+		--strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
+		--constraint $(VENV)/torch-constraint.txt --custom-compile-command 'make lock' \
+		--output-file $(LOCK) pyproject.toml
 
 # Ingest the shipped seed articles into a fresh demo store, then answer from them.
 demo: $(STAMP)
