@@ -1,8 +1,10 @@
 """`geobot`: the command line front end.
 
 Every command takes ``--config PATH`` (or ``GEOBOT_CONFIG``) and ``--data-dir PATH`` (or
-``GEOBOT_DATA_DIR``). Library errors become one clear line on stderr and exit status 1;
-anything else is a bug and keeps its traceback.
+``GEOBOT_DATA_DIR``). Every error is one line on stderr: usage errors (an unknown command
+or option, a missing argument, a bad value) exit with status 2, library errors with status
+1; anything else is a bug and keeps its traceback. Arguments are checked before the
+embedding model loads, which takes seconds.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from bot.answers.models import Answer
+from bot.answers.models import Answer, AnswerKind, Timings
 from bot.jsonable import to_jsonable
 
 if TYPE_CHECKING:
@@ -30,8 +32,10 @@ if TYPE_CHECKING:
     from index.polling import PollReport
 from bot.config import BotConfig
 from bot.feed_reports import describe_feed_report
-from index import Embedder, GeobotError, KnowledgeBase, load_config
+from index import Embedder, GeobotError, KnowledgeBase, NotFoundError, load_config
+from index.knowledge_base import DB_NAME
 from index.models import Article, IngestReport, SearchHit
+from index.store import SQLiteStore
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,6 +68,32 @@ class AppContext:
         return LazyEmbedder(
             self.config.embedding, cache_dir=self.config.resolved_data_dir() / "models"
         )
+
+    @contextmanager
+    def catalogue(self) -> Iterator[SQLiteStore | None]:
+        """The library's article store, opened without the embedding model (opening the
+        knowledge base of an empty library loads it, to record its dimension); None when
+        no library was ever made in the data dir (nothing is created then)."""
+        path = self.config.resolved_data_dir().expanduser() / DB_NAME
+        if not path.exists():
+            yield None
+            return
+        store = SQLiteStore(path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def article_count(self) -> int:
+        """How many articles the library holds, read without loading the model."""
+        with self.catalogue() as store:
+            return store.article_count() if store is not None else 0
+
+    def check_article(self, article_id: int) -> None:
+        """Raise NotFoundError unless the library holds `article_id` (no model needed)."""
+        with self.catalogue() as store:
+            if store is None or article_id not in store.articles([article_id]):
+                raise NotFoundError(f"no article with id {article_id}")
 
     @contextmanager
     def service(self, *, llm: bool | None = None) -> Iterator[AnswerService]:
@@ -143,7 +173,7 @@ def parse_day_option(value: str | None) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from None
 
 
 def parse_date_option(value: str | None, *, end: bool = False) -> datetime | None:
@@ -153,10 +183,39 @@ def parse_date_option(value: str | None, *, end: bool = False) -> datetime | Non
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+        raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD)") from None
     if end and len(value) <= 10:
         parsed = parsed.replace(hour=23, minute=59, second=59)
     return parsed
+
+
+# Option callbacks: click reports a bad value as a usage error naming the option, while
+# the command line is parsed, long before any model loads.
+def day_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
+    return parse_day_option(value)
+
+
+def start_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    return parse_date_option(value)
+
+
+def end_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> datetime | None:
+    return parse_date_option(value, end=True)
+
+
+def text_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A question, query or topic: blank text can match nothing."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("it is empty")
+    return value
+
+
+def check_window(since: date | None, until: date | None) -> None:
+    """--since after --until can match nothing: say so instead of searching."""
+    if since is not None and until is not None and since > until:
+        raise click.UsageError(
+            f"--since {since:%Y-%m-%d} is after --until {until:%Y-%m-%d}: no date is in both"
+        )
 
 
 COUNTRY_HELP = "Only articles from outlets of this country (ISO code, e.g. GB)."
@@ -173,21 +232,121 @@ def check_country(value: str | None) -> str | None:
     return code
 
 
+def country_value(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    return check_country(value)
+
+
+EMPTY_LIBRARY = (
+    "The library is empty (no articles in {data_dir}). Add articles with "
+    "`geobot ingest PATH_OR_URL...`, or follow a news feed with `geobot feeds add URL` "
+    "then `geobot feeds poll`."
+)
+EMPTY_LIBRARY_ANSWER = "I have no articles yet, so I can't answer this."
+
+
+def library_is_empty(app: AppContext) -> bool:
+    """True, having said so on stderr with how to fill it, when the library holds no
+    articles. Stdout is left to the command, so that --json output stays JSON."""
+    if app.article_count():
+        return False
+    data_dir = app.config.resolved_data_dir().expanduser()
+    click.echo(EMPTY_LIBRARY.format(data_dir=data_dir), err=True)
+    return True
+
+
+def empty_library_answer(question: str, kind: AnswerKind) -> Answer:
+    """The declined answer --json prints when there are no articles to answer from."""
+    return Answer(
+        question=question,
+        text=EMPTY_LIBRARY_ANSWER,
+        citations=(),
+        sources=(),
+        declined=True,
+        window=None,
+        timings=Timings(),
+        kind=kind,
+    )
+
+
 def format_date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d") if value else "undated"
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line, "Error: ...; see 'geobot ask --help'", instead of
+    Click's usage block; it keeps Click's exit status 2."""
+
+    def __init__(self, line: str, ctx: click.Context | None) -> None:
+        super().__init__(line, ctx)
+        self.line = line
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"Error: {self.line}", file=file, err=file is None)
+
+
+def one_line(error: click.UsageError, ctx: click.Context) -> OneLineUsageError:
+    """`error` as one line: its message, Click's "did you mean" in brackets, where to look."""
+    # NoSuchOption and NoSuchCommand keep their close matches apart from the message.
+    possibilities = getattr(error, "possibilities", None) or []
+    message = (error.message if possibilities else error.format_message()).strip().rstrip(".")
+    if message[:2].istitle():
+        message = message[0].lower() + message[1:]
+    if possibilities:
+        quoted = [f"'{p}'" for p in possibilities]
+        choices = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+        message += f" (did you mean {choices}?)"
+    where = error.ctx or ctx
+    return OneLineUsageError(f"{message}; see '{where.command_path} --help'", where)
+
+
+# Click 8.2+ shows a bare group's help (`geobot feeds`) by raising this usage error, and
+# the whole help is the point there; older Click prints it and exits.
+_HELP_ERRORS: tuple[type[click.UsageError], ...] = tuple(
+    getattr(click.exceptions, name)
+    for name in ("NoArgsIsHelpError",)
+    if hasattr(click.exceptions, name)
+)
+
+
+def raise_in_one_line(error: click.UsageError, ctx: click.Context | None) -> None:
+    """Raise `error` again as a OneLineUsageError, unless it already is one (from a
+    sub-group) or it shows a group's help."""
+    where = error.ctx or ctx
+    if isinstance(error, (OneLineUsageError, *_HELP_ERRORS)) or where is None:
+        return
+    raise one_line(error, where) from error
+
+
 class GeobotGroup(click.Group):
-    """Turns a library error into Click's one-line "Error: ..." and exit status 1."""
+    """Shows a usage error as one line (exit status 2), and turns a library error into
+    Click's one-line "Error: ..." and exit status 1, for its commands and sub-groups."""
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise_in_one_line(exc, parent)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise_in_one_line(exc, ctx)
+            raise
         except GeobotError as exc:
             raise click.ClickException(str(exc)) from exc
 
 
-@click.group(cls=GeobotGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    name="geobot", cls=GeobotGroup, context_settings={"help_option_names": ["-h", "--help"]}
+)
 @common_options
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 @click.version_option(package_name="geobot")
@@ -281,13 +440,14 @@ def sources(
 ) -> None:
     """List the stored articles, newest first."""
     app = _app(config_path, data_dir)
+    if library_is_empty(app):
+        if as_json:
+            echo_json([])
+        return
     with app.knowledge_base() as kb:
         articles = kb.list_articles(limit=limit)
     if as_json:
         echo_json([article_row(a) for a in articles])
-        return
-    if not articles:
-        click.echo("No articles yet. Add some with: geobot ingest PATH")
         return
     click.echo(f"{'id':>5}  {'date':10}  {'outlet':18}  {'passages':>8}  title")
     for a in articles:
@@ -318,21 +478,25 @@ def hit_row(hit: SearchHit) -> dict[str, Any]:
 
 
 @cli.command()
-@click.argument("query")
+@click.argument("query", callback=text_value)
 @click.option("-k", type=click.IntRange(1, 100), default=None, help="How many passages.")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default=None)
-@click.option("--since", help="Only articles published on or after YYYY-MM-DD.")
-@click.option("--until", help="Only articles published on or before YYYY-MM-DD.")
+@click.option(
+    "--since", callback=start_value, help="Only articles published on or after YYYY-MM-DD."
+)
+@click.option(
+    "--until", callback=end_value, help="Only articles published on or before YYYY-MM-DD."
+)
 @click.option("--outlet", help="Only articles from this outlet.")
-@click.option("--country", callback=lambda _c, _p, v: check_country(v), help=COUNTRY_HELP)
+@click.option("--country", callback=country_value, help=COUNTRY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @common_options
 def search(
     query: str,
     k: int | None,
     mode: str | None,
-    since: str | None,
-    until: str | None,
+    since: datetime | None,
+    until: datetime | None,
     outlet: str | None,
     country: str | None,
     as_json: bool,
@@ -340,14 +504,19 @@ def search(
     data_dir: Path | None,
 ) -> None:
     """Show the passages that best match QUERY."""
+    check_window(since, until)
     app = _app(config_path, data_dir)
+    if library_is_empty(app):
+        if as_json:
+            echo_json([])
+        return
     with app.knowledge_base() as kb:
         hits = kb.search(
             query,
             k=k,
             mode=mode,  # type: ignore[arg-type]
-            since=parse_date_option(since),
-            until=parse_date_option(until, end=True),
+            since=since,
+            until=until,
             outlet=outlet,
             country=country,
         )
@@ -373,6 +542,8 @@ def search(
 def remove(article_id: int, config_path: Path | None, data_dir: Path | None) -> None:
     """Delete an article and its passages everywhere."""
     app = _app(config_path, data_dir)
+    # Opening the knowledge base of an empty library would load the model first.
+    app.check_article(article_id)
     with app.knowledge_base() as kb:
         removed = kb.remove(article_id)
     click.echo(f"removed article {removed.id}: {removed.title}")
@@ -384,6 +555,8 @@ def remove(article_id: int, config_path: Path | None, data_dir: Path | None) -> 
 def stats(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Show what the knowledge base holds."""
     app = _app(config_path, data_dir)
+    # The figures still follow: where the library is and which model it uses.
+    library_is_empty(app)
     with app.knowledge_base() as kb:
         found = kb.stats()
     if as_json:
@@ -465,21 +638,26 @@ def render_answer(answer: Answer) -> str:
 
 
 @cli.command()
-@click.argument("question")
-@click.option("--since", help="Only sources published on or after YYYY-MM-DD.")
-@click.option("--until", help="Only sources published on or before YYYY-MM-DD.")
-@click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
+@click.argument("question", callback=text_value)
+@click.option("--since", callback=day_value, help="Only sources published on or after YYYY-MM-DD.")
+@click.option("--until", callback=day_value, help="Only sources published on or before YYYY-MM-DD.")
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=day_value,
+    help="Read 'this week', 'latest'... as of YYYY-MM-DD.",
+)
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "keyword"]), default="hybrid")
 @click.option("--outlet", help="Only sources from this outlet.")
-@click.option("--country", callback=lambda _c, _p, v: check_country(v), help=COUNTRY_HELP)
+@click.option("--country", callback=country_value, help=COUNTRY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 @llm_option
 @common_options
 def ask(
     question: str,
-    since: str | None,
-    until: str | None,
-    as_of: str | None,
+    since: date | None,
+    until: date | None,
+    as_of: date | None,
     mode: str,
     outlet: str | None,
     country: str | None,
@@ -489,13 +667,18 @@ def ask(
     data_dir: Path | None,
 ) -> None:
     """Answer QUESTION from the articles, citing a source for every sentence."""
+    check_window(since, until)
     app = _app(config_path, data_dir)
+    if library_is_empty(app):
+        if as_json:
+            echo_json(empty_library_answer(question, "answer"))
+        return
     with app.service(llm=use_llm) as service:
         answer = service.ask(
             question,
-            since=parse_day_option(since),
-            until=parse_day_option(until),
-            as_of=parse_day_option(as_of),
+            since=since,
+            until=until,
+            as_of=as_of,
             mode=mode,  # type: ignore[arg-type]
             outlet=outlet,
             country=country,
@@ -509,19 +692,29 @@ def ask(
 
 @cli.command()
 @click.option("--article", "article_id", type=int, help="Summarise this article (its id).")
-@click.option("--topic", help="Summarise what the articles say about this topic.")
-@click.option("--since", help="Topic: only sources published on or after YYYY-MM-DD.")
-@click.option("--until", help="Topic: only sources published on or before YYYY-MM-DD.")
-@click.option("--as-of", "as_of", help="Read dates in the topic as of YYYY-MM-DD.")
+@click.option(
+    "--topic", callback=text_value, help="Summarise what the articles say about this topic."
+)
+@click.option(
+    "--since", callback=day_value, help="Topic: only sources published on or after YYYY-MM-DD."
+)
+@click.option(
+    "--until",
+    callback=day_value,
+    help="Topic: only sources published on or before YYYY-MM-DD.",
+)
+@click.option(
+    "--as-of", "as_of", callback=day_value, help="Read dates in the topic as of YYYY-MM-DD."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @llm_option
 @common_options
 def summarize(
     article_id: int | None,
     topic: str | None,
-    since: str | None,
-    until: str | None,
-    as_of: str | None,
+    since: date | None,
+    until: date | None,
+    as_of: date | None,
     as_json: bool,
     use_llm: bool | None,
     config_path: Path | None,
@@ -530,17 +723,21 @@ def summarize(
     """Summarise one article (--article ID) or a topic across articles (--topic TEXT)."""
     if (article_id is None) == (topic is None):
         raise click.UsageError("give exactly one of --article ID or --topic TEXT")
+    check_window(since, until)
     app = _app(config_path, data_dir)
+    if library_is_empty(app):
+        if as_json:
+            what = f"Summary of article {article_id}" if topic is None else topic
+            kind: AnswerKind = "topic_summary" if topic is not None else "article_summary"
+            echo_json(empty_library_answer(what, kind))
+        return
+    if article_id is not None:
+        app.check_article(article_id)
     with app.service(llm=use_llm) as service:
         if article_id is not None:
             answer = service.summarize_article(article_id)
         else:
-            answer = service.summarize_topic(
-                topic or "",
-                since=parse_day_option(since),
-                until=parse_day_option(until),
-                as_of=parse_day_option(as_of),
-            )
+            answer = service.summarize_topic(topic or "", since=since, until=until, as_of=as_of)
     click.echo(
         json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
         if as_json
@@ -549,18 +746,25 @@ def summarize(
 
 
 @cli.command()
-@click.option("--as-of", "as_of", help="Read 'this week', 'latest'... as of YYYY-MM-DD.")
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=day_value,
+    help="Read 'this week', 'latest'... as of YYYY-MM-DD.",
+)
 @llm_option
 @common_options
 def chat(
-    as_of: str | None, use_llm: bool | None, config_path: Path | None, data_dir: Path | None
+    as_of: date | None, use_llm: bool | None, config_path: Path | None, data_dir: Path | None
 ) -> None:
     """Ask questions in a row; follow-ups are read in the context of earlier ones."""
     from bot.answers.chat import Conversation
 
     app = _app(config_path, data_dir)
+    if library_is_empty(app):
+        return
     with app.service(llm=use_llm) as service:
-        conversation = Conversation(service, as_of=parse_day_option(as_of))
+        conversation = Conversation(service, as_of=as_of)
         click.echo(
             "Ask about the news. Follow-ups understand earlier questions. "
             "/new starts over; /quit or Ctrl-D leaves."
@@ -588,7 +792,7 @@ def chat(
             click.echo("\n" + render_answer(answer) + "\n")
 
 
-@cli.group(name="eval")
+@cli.group(name="eval", cls=GeobotGroup)
 def eval_group() -> None:
     """Measure retrieval and answers on question sets."""
 
@@ -769,7 +973,7 @@ def feeds_group() -> None:
 @click.option("--outlet", help="The outlet's name, given to every article of the feed.")
 @click.option(
     "--country",
-    callback=lambda _c, _p, v: check_country(v),
+    callback=country_value,
     help="The outlet's country (ISO code, e.g. GB).",
 )
 @common_options
