@@ -78,6 +78,51 @@ class HashingEmbedder:
         return self._vector(text)
 
 
+class LazyHashingEmbedder(HashingEmbedder):
+    """A HashingEmbedder with a model to load, like the real `LazyEmbedder`: its name is
+    known up front; anything else "loads the model" first, and `loaded` says whether that
+    happened (the knowledge base reads `is_loaded` too)."""
+
+    def __init__(self, dimension: int = 128) -> None:
+        super().__init__(dimension=dimension)
+        self.loaded = False
+
+    @property
+    def is_loaded(self) -> bool:
+        return self.loaded
+
+    @property
+    def dimension(self) -> int:
+        self.loaded = True
+        return super().dimension
+
+    @property
+    def max_tokens(self) -> int:
+        self.loaded = True
+        return super().max_tokens
+
+    @property
+    def special_tokens(self) -> int:
+        self.loaded = True
+        return super().special_tokens
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        self.loaded = True
+        return super().count_tokens(texts)
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        self.loaded = True
+        return super().token_spans(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self.loaded = True
+        return super().embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self.loaded = True
+        return super().embed_query(text)
+
+
 class ScriptedModel:
     """A fake language model (a `ChatClient`): replies with `reply`, or `reply(messages)`.
 

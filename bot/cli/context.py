@@ -1,0 +1,121 @@
+"""What a command runs with: the configuration, the knowledge base and the answer
+service, each built when first needed (loading the embedding model takes seconds)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.config import BotConfig
+from index import Embedder, KnowledgeBase, NotFoundError, load_config
+from index.knowledge_base import DB_NAME
+from index.store import SQLiteStore
+
+if TYPE_CHECKING:
+    from bot.answers.llm import LLMWriter
+    from bot.answers.service import AnswerService
+
+__all__ = ["AppContext", "app_context"]
+
+
+class AppContext:
+    """What a command needs, built lazily: loading the model takes seconds."""
+
+    def __init__(
+        self,
+        config_path: Path | None,
+        data_dir: Path | None,
+        *,
+        embedder_factory: Callable[[BotConfig], Embedder] | None = None,
+    ) -> None:
+        self.config_path = config_path
+        self.data_dir = data_dir
+        # Tests pass a factory of fake embedders; by default the configured model loads
+        # lazily, on first use.
+        self.embedder_factory = embedder_factory
+
+    @functools.cached_property
+    def config(self) -> BotConfig:
+        return load_config(self.config_path, data_dir=self.data_dir, schema=BotConfig)
+
+    def embedder(self) -> Embedder:
+        if self.embedder_factory is not None:
+            return self.embedder_factory(self.config)
+        from index.embedding import LazyEmbedder
+
+        return LazyEmbedder(
+            self.config.embedding, cache_dir=self.config.resolved_data_dir() / "models"
+        )
+
+    @contextmanager
+    def catalogue(self) -> Iterator[SQLiteStore | None]:
+        """The library's article store, opened without the embedding model (opening the
+        knowledge base of an empty library loads it, to record its dimension); None when
+        no library was ever made in the data dir (nothing is created then)."""
+        path = self.config.resolved_data_dir().expanduser() / DB_NAME
+        if not path.exists():
+            yield None
+            return
+        store = SQLiteStore(path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def article_count(self) -> int:
+        """How many articles the library holds, read without loading the model."""
+        with self.catalogue() as store:
+            return store.article_count() if store is not None else 0
+
+    def check_article(self, article_id: int) -> None:
+        """Raise NotFoundError unless the library holds `article_id` (no model needed)."""
+        with self.catalogue() as store:
+            if store is None or article_id not in store.articles([article_id]):
+                raise NotFoundError(f"no article with id {article_id}")
+
+    @contextmanager
+    def service(self, *, llm: bool | None = None) -> Iterator[AnswerService]:
+        """The answer service; `llm` (default: the config's `[llm] enabled`) writes answers
+        with the configured language model server."""
+        from bot.answers.service import AnswerService
+
+        writer = self.writer(llm)
+        try:
+            with self.knowledge_base() as kb:
+                # Load the model now, so the first answer's timings measure answering.
+                kb.embedder.embed_query("warm up")
+                yield AnswerService(kb, self.config.answers, writer=writer)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    def writer(self, llm: bool | None = None) -> LLMWriter | None:
+        """The language model writer when `llm` (default: `[llm] enabled`) asks for one."""
+        from bot.answers.llm import writer_from_config
+
+        use_llm = self.config.llm.enabled if llm is None else llm
+        return writer_from_config(self.config.llm) if use_llm else None
+
+    @contextmanager
+    def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
+        kb = KnowledgeBase.open(self.config, self.embedder(), allow_model_change=allow_model_change)
+        try:
+            yield kb
+        finally:
+            kb.close()
+
+
+def app_context(config_path: Path | None, data_dir: Path | None) -> AppContext:
+    """The command's context: its own --config/--data-dir, else the root group's (or
+    what a test passed as the root's `obj`)."""
+    parent = click.get_current_context().find_object(AppContext)
+    return AppContext(
+        config_path or (parent.config_path if parent else None),
+        data_dir or (parent.data_dir if parent else None),
+        embedder_factory=parent.embedder_factory if parent else None,
+    )

@@ -1,0 +1,86 @@
+"""The Discord bot's commands: run it (`geobot bot`) and export its votes (`geobot
+feedback`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from bot.cli.context import app_context
+from bot.cli.options import common_options
+from bot.jsonable import to_jsonable
+
+__all__ = ["feedback", "run_bot"]
+
+
+@click.command(name="bot")
+@common_options
+def run_bot(config_path: Path | None, data_dir: Path | None) -> None:
+    """Run the Discord bot (its token comes from the DISCORD_TOKEN environment variable)."""
+    import os
+
+    from bot.discord.runner import run
+
+    token = os.environ.get("DISCORD_TOKEN", "").strip()
+    if not token:
+        raise click.ClickException(
+            "DISCORD_TOKEN is not set: export the bot token from the Discord developer "
+            "portal as DISCORD_TOKEN (it is never read from a file)"
+        )
+    app = app_context(config_path, data_dir)
+    run(app.config, app.embedder, token)
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@common_options
+def feedback(
+    fmt: str, output: Path | None, config_path: Path | None, data_dir: Path | None
+) -> None:
+    """Export the helpful / not helpful votes left on the bot's answers."""
+    import csv
+    import io
+
+    from bot.state import BotState
+
+    app = app_context(config_path, data_dir)
+    state = BotState(app.config.resolved_data_dir() / "bot.sqlite3")
+    try:
+        rows = [to_jsonable(r) for r in state.feedback()]
+    finally:
+        state.close()
+    if fmt == "jsonl":
+        text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    else:
+        buffer = io.StringIO()
+        fields = [
+            "answer_id",
+            "user_id",
+            "helpful",
+            "created_at",
+            "question",
+            "answer_text",
+            "declined",
+            "sources",
+        ]
+        writer = csv.DictWriter(buffer, fieldnames=fields)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "sources": " ".join(row["sources"])})
+        text = buffer.getvalue()
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {len(rows)} votes to {output}", err=True)

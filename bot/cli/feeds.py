@@ -1,0 +1,136 @@
+"""`geobot feeds ...`: follow news feeds (RSS, Atom): add, list, remove, poll."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from bot.cli.context import app_context
+from bot.cli.errors import GeobotGroup
+from bot.cli.options import common_options, country_value, echo_json
+from bot.cli.rendering import credit, format_moment
+from bot.feed_reports import describe_feed_report
+
+if TYPE_CHECKING:
+    from index.polling import PollReport
+
+__all__ = ["feeds_add", "feeds_group", "feeds_list", "feeds_poll", "feeds_remove"]
+
+
+@click.group(name="feeds", cls=GeobotGroup)
+def feeds_group() -> None:
+    """Follow news feeds (RSS, Atom): add, list, remove, poll."""
+
+
+@feeds_group.command(name="add")
+@click.argument("url")
+@click.option("--outlet", help="The outlet's name, given to every article of the feed.")
+@click.option(
+    "--country",
+    callback=country_value,
+    help="The outlet's country (ISO code, e.g. GB).",
+)
+@common_options
+def feeds_add(
+    url: str,
+    outlet: str | None,
+    country: str | None,
+    config_path: Path | None,
+    data_dir: Path | None,
+) -> None:
+    """Follow the feed at URL; it is polled by `geobot feeds poll` and by the bot."""
+    from index.feed_store import FeedStore
+
+    app = app_context(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feed, new = FeedStore(kb.store).add(url, outlet=outlet, country=country)
+    what = "added" if new else "updated"
+    click.echo(
+        f"{what} feed {feed.url}"
+        + (f" ({credit(feed.outlet, feed.country)})" if feed.outlet else "")
+    )
+
+
+@feeds_group.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
+    """Show the feeds followed and how their polling stands."""
+    from index.feed_store import FeedStore
+
+    app = app_context(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feeds = FeedStore(kb.store).all()
+    if as_json:
+        echo_json(feeds)
+        return
+    if not feeds:
+        click.echo("No feeds yet: add one with `geobot feeds add URL`.")
+        return
+    for feed in feeds:
+        who = credit(feed.outlet, feed.country) or feed.title or "outlet unknown"
+        polled = format_moment(feed.last_polled_at) if feed.last_polled_at else "never polled"
+        click.echo(
+            f"{feed.url}\n   {who} · {feed.entries_ingested} articles · last poll {polled}"
+            f" · next {format_moment(feed.next_poll_at) if feed.next_poll_at else 'now'}"
+        )
+        if feed.last_error:
+            click.echo(f"   last error ({feed.failures} in a row): {feed.last_error}")
+        if feed.entries_failed:
+            click.echo(f"   {feed.entries_failed} entries failed")
+
+
+@feeds_group.command(name="remove")
+@click.argument("url")
+@common_options
+def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> None:
+    """Stop following the feed at URL (the articles it brought stay)."""
+    from index.feed_store import FeedStore
+
+    app = app_context(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feed = FeedStore(kb.store).remove(url)
+    click.echo(f"removed feed {feed.url} ({feed.entries_ingested} articles from it stay)")
+
+
+@feeds_group.command(name="poll")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@common_options
+def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
+    """Poll every feed once: fetch new entries' pages and ingest them."""
+    from index.feed_store import FeedStore
+    from index.fetch import Fetcher
+    from index.polling import FeedPoller
+
+    app = app_context(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        feeds = FeedStore(kb.store)
+        if not feeds.all():
+            click.echo("No feeds yet: add one with `geobot feeds add URL`.")
+            return
+
+        async def run() -> PollReport:
+            async with Fetcher(app.config.fetch) as fetcher:
+                poller = FeedPoller(
+                    kb,
+                    feeds,
+                    fetcher,
+                    app.config,
+                    on_feed_done=None if as_json else lambda r: click.echo(describe_feed_report(r)),
+                )
+                return await poller.poll()
+
+        report = asyncio.run(run())
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(
+            f"polled {len(report.feeds)} feeds in {report.seconds:.1f} s: "
+            f"{report.new} new articles, {report.failed} failed"
+        )
+    if report.feeds and all(f.error for f in report.feeds):
+        sys.exit(1)

@@ -1,0 +1,158 @@
+"""Commands that fill and look after the library: ingest, sources, remove, stats,
+reindex."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.cli.context import app_context
+from bot.cli.options import common_options, echo_json, library_is_empty
+from bot.cli.rendering import article_row, credit, format_date
+from bot.config import BotConfig
+from index import KnowledgeBase
+from index.models import IngestReport
+
+__all__ = ["ingest", "merge_reports", "reindex", "remove", "sources", "stats"]
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@common_options
+def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | None) -> None:
+    """Add articles from files or folders (text, Markdown, HTML, JSON, JSON Lines) or from
+    http(s):// URLs of article pages."""
+    from tqdm import tqdm
+
+    from index.polling import is_url
+
+    urls = [item for item in inputs if is_url(item)]
+    paths = [Path(item) for item in inputs if not is_url(item)]
+    app = app_context(config_path, data_dir)
+    with app.knowledge_base() as kb:
+        bar: tqdm[Any] | None = None
+
+        def progress(done: int, total: int, path: Path) -> None:
+            nonlocal bar
+            if bar is None and total > 1:
+                bar = tqdm(total=total, unit="file", file=sys.stderr, disable=None, leave=False)
+            if bar is not None:
+                bar.n = done
+                bar.set_postfix_str(path.name[-30:], refresh=True)
+
+        report = kb.ingest(paths, on_progress=progress) if paths else IngestReport()
+        if bar is not None:
+            bar.close()
+        if urls:
+            report = merge_reports(report, asyncio.run(_ingest_urls(kb, app.config, urls)))
+    click.echo(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"failed {len(report.failed)} ({report.passages_embedded} passages embedded)"
+    )
+    for failure in report.failed:
+        click.echo(f"  failed: {failure.source}: {failure.reason}", err=True)
+    if report.failed and not (report.added or report.updated or report.unchanged):
+        sys.exit(1)
+
+
+async def _ingest_urls(kb: KnowledgeBase, config: BotConfig, urls: list[str]) -> IngestReport:
+    from index.fetch import Fetcher
+    from index.polling import ingest_urls
+
+    async with Fetcher(config.fetch) as fetcher:
+        return await ingest_urls(kb, fetcher, urls)
+
+
+def merge_reports(first: IngestReport, second: IngestReport) -> IngestReport:
+    return IngestReport(
+        added=first.added + second.added,
+        updated=first.updated + second.updated,
+        unchanged=first.unchanged + second.unchanged,
+        removed=first.removed + second.removed,
+        passages_embedded=first.passages_embedded + second.passages_embedded,
+        failed=first.failed + second.failed,
+    )
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--limit", type=int, default=None, help="Show at most this many.")
+@common_options
+def sources(
+    as_json: bool, limit: int | None, config_path: Path | None, data_dir: Path | None
+) -> None:
+    """List the stored articles, newest first."""
+    app = app_context(config_path, data_dir)
+    if library_is_empty(app):
+        if as_json:
+            echo_json([])
+        return
+    with app.knowledge_base() as kb:
+        articles = kb.list_articles(limit=limit)
+    if as_json:
+        echo_json([article_row(a) for a in articles])
+        return
+    click.echo(f"{'id':>5}  {'date':10}  {'outlet':18}  {'passages':>8}  title")
+    for a in articles:
+        outlet = (credit(a.outlet, a.country) or "-")[:18]
+        click.echo(
+            f"{a.id:>5}  {format_date(a.published):10}  {outlet:18}  "
+            f"{a.passage_count:>8}  {a.title[:80]}"
+        )
+
+
+@click.command()
+@click.argument("article_id", type=int)
+@common_options
+def remove(article_id: int, config_path: Path | None, data_dir: Path | None) -> None:
+    """Delete an article and its passages everywhere."""
+    app = app_context(config_path, data_dir)
+    # Opening the knowledge base of an empty library would load the model first.
+    app.check_article(article_id)
+    with app.knowledge_base() as kb:
+        removed = kb.remove(article_id)
+    click.echo(f"removed article {removed.id}: {removed.title}")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@common_options
+def stats(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
+    """Show what the knowledge base holds."""
+    app = app_context(config_path, data_dir)
+    # The figures still follow: where the library is and which model it uses.
+    library_is_empty(app)
+    with app.knowledge_base() as kb:
+        found = kb.stats()
+    if as_json:
+        echo_json(found)
+        return
+    click.echo(f"data dir:   {found.data_dir}")
+    click.echo(f"articles:   {found.articles}")
+    click.echo(f"passages:   {found.passages} ({found.vectors} vectors)")
+    click.echo(f"dates:      {format_date(found.earliest)} to {format_date(found.latest)}")
+    click.echo(f"model:      {found.model} ({found.dimension} dimensions)")
+    click.echo(f"index:      FAISS {found.index_factory}")
+    click.echo(f"disk:       {found.disk_bytes / 1e6:.1f} MB")
+    if found.outlets:
+        click.echo("outlets:    " + ", ".join(f"{o} ({n})" for o, n in found.outlets[:10]))
+
+
+@click.command()
+@common_options
+def reindex(config_path: Path | None, data_dir: Path | None) -> None:
+    """Rebuild the vector index; re-embed every passage if the configured model changed."""
+    app = app_context(config_path, data_dir)
+    with app.knowledge_base(allow_model_change=True) as kb:
+        embedded = kb.reindex(
+            on_progress=lambda done, total: click.echo(
+                f"  re-embedded {done}/{total} articles", err=True
+            )
+        )
+        found = kb.stats()
+    how = f"re-embedded {embedded} passages" if embedded else "rebuilt from stored vectors"
+    click.echo(f"reindexed {found.passages} passages ({how}) with {found.model}")

@@ -1,0 +1,109 @@
+"""How the terminal shows articles, passages and answers (and their JSON rows)."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import date, datetime
+from typing import Any
+
+from bot.answers.models import Answer
+from index.models import Article, SearchHit
+
+__all__ = [
+    "article_row",
+    "credit",
+    "format_date",
+    "format_day",
+    "format_moment",
+    "hit_row",
+    "render_answer",
+    "source_line",
+]
+
+
+def format_date(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d") if value else "undated"
+
+
+def article_row(article: Article) -> dict[str, Any]:
+    return {
+        "id": article.id,
+        "published": article.published,
+        "outlet": article.outlet,
+        "country": article.country,
+        "title": article.title,
+        "url": article.url,
+        "passages": article.passage_count,
+    }
+
+
+def hit_row(hit: SearchHit) -> dict[str, Any]:
+    return {
+        "rank": hit.rank,
+        "score": round(hit.score, 6),
+        "dense_score": hit.dense_score,
+        "keyword_score": hit.keyword_score,
+        "article_id": hit.article.id,
+        "title": hit.article.title,
+        "outlet": hit.article.outlet,
+        "country": hit.article.country,
+        "published": hit.article.published,
+        "url": hit.article.url,
+        "passage_id": hit.passage.id,
+        "start": hit.passage.start,
+        "end": hit.passage.end,
+        "text": hit.passage.text,
+    }
+
+
+def format_moment(value: datetime | None) -> str:
+    """ "2025-03-04 09:30 UTC", or "-" when there is none."""
+    return f"{value:%Y-%m-%d %H:%M} UTC" if value else "-"
+
+
+def format_day(value: date | datetime | None) -> str:
+    if value is None:
+        return "undated"
+    return f"{value.day} {value:%b %Y}"
+
+
+def credit(outlet: str | None, country: str | None) -> str:
+    """ "Reuters (GB)", "Reuters", or "" when the outlet is unknown."""
+    return f"{outlet} ({country})" if outlet and country else outlet or ""
+
+
+def source_line(
+    number: int, title: str, outlet: str | None, country: str | None, published: datetime | None
+) -> str:
+    """ "[2] Title — Reuters (GB), 4 Mar 2025"; unknown parts are left out, not guessed."""
+    where = ", ".join(part for part in (credit(outlet, country), format_day(published)) if part)
+    return f"[{number}] {title} — {where}"
+
+
+def render_answer(answer: Answer) -> str:
+    """An answer as a terminal shows it: text, numbered sources, a footer."""
+    lines = [textwrap.fill(p, 88) if p else "" for p in answer.text.split("\n")]
+    out = ["\n".join(lines), ""]
+    if answer.sources:
+        out.append("Closest sources:" if answer.declined else "Sources:")
+        for s in answer.sources:
+            out.append("  " + source_line(s.number, s.title, s.outlet, s.country, s.published))
+            if s.url:
+                out.append(f"      {s.url}")
+        out.append("")
+    footer = []
+    if answer.window is not None:
+        kind = "only" if answer.window.strict else "preferring"
+        footer.append(f"dates: {kind} {answer.window.description}")
+    if answer.coverage is not None and answer.coverage[0] is not None:
+        first, last = answer.coverage
+        span = format_day(first) if first == last else f"{format_day(first)} to {format_day(last)}"
+        footer.append(f"sources cover {span}")
+    how = "declined" if answer.declined else ", ".join(answer.provenance)
+    footer.append(f"{how}; {answer.timings.total_ms:.0f} ms")
+    out.append(" · ".join(footer))
+    for note in answer.notes:
+        if answer.declined:
+            continue
+        out.append(f"note: {note}")
+    return "\n".join(out)
