@@ -37,7 +37,7 @@ from bot.answers.chat import follow_up_context
 from bot.answers.models import Answer
 from bot.answers.service import AnswerService
 from bot.config import BotConfig
-from bot.discord import messages, render
+from bot.discord import messages, render, text
 from bot.feed_reports import describe_feed_report
 from bot.state import BotState
 from index import GeobotError, KnowledgeBase, NotFoundError
@@ -904,7 +904,7 @@ async def remove(interaction: discord.Interaction[Any], article: int) -> None:
     await interaction.response.defer(thinking=True, ephemeral=True)
     removed = await client.offload(client.backend.kb.remove, article)
     await interaction.followup.send(
-        f"Removed article {removed.id}: {render.neutralize_mentions(removed.title)}",
+        f"Removed article {removed.id}: {text.neutralize_mentions(removed.title)}",
         ephemeral=True,
         allowed_mentions=NO_PINGS,
     )
@@ -990,7 +990,7 @@ async def feeds_remove(
     try:
         removed = await client.offload(client.feeds.remove, address)
     except NotFoundError:
-        shown = render.neutralize_mentions(" ".join(address.split()))[:300]
+        shown = text.neutralize_mentions(" ".join(address.split()))[:300]
         raise UserError(f"I don't follow the feed <{shown}>; see `/feeds list`.") from None
     await interaction.followup.send(
         messages.render_feed_removed(removed),
