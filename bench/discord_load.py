@@ -26,7 +26,7 @@ from fake_discord.server import FakeDiscord
 
 from bot.answers.service import AnswerService
 from bot.config import BotConfig, DiscordConfig
-from bot.discord.app import Backend, GeobotClient
+from bot.discord import Backend, GeobotClient
 from bot.evaluation.realtimeqa import load_dataset, open_corpus
 from bot.state import BotState
 from index.config import EmbeddingConfig

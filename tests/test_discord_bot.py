@@ -23,7 +23,7 @@ from local_http import LocalHTTPServer
 from bot.answers.service import AnswerService
 from bot.cli import AppContext, cli
 from bot.config import AnswerConfig, BotConfig, DiscordConfig, LLMConfig
-from bot.discord.app import Backend, GeobotClient
+from bot.discord import Backend, GeobotClient
 from bot.discord.runner import backend_factory
 from bot.state import BotState
 from index import KnowledgeBase

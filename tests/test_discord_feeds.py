@@ -30,8 +30,7 @@ from test_discord_bot import make_config as make_bot_config
 from test_polling import feed_text, page, serve_pages
 
 from bot.config import BotConfig
-from bot.discord import messages, render
-from bot.discord.app import Backend, GeobotClient
+from bot.discord import Backend, GeobotClient, messages, render
 from index import KnowledgeBase, ParsedArticle
 from index.config import FeedsConfig, FetchConfig
 from index.feed_store import Feed, FeedStore

@@ -18,15 +18,13 @@ from bot.answers.citations import Quote, compose
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.discord.render import (
     LIMITS,
-    format_day,
-    neutralize_mentions,
     render_answer,
     render_hits,
     render_passages,
     render_sources_page,
-    source_credit,
     split_text,
 )
+from bot.discord.text import format_day, neutralize_mentions, source_credit
 from index.models import Article, Passage, SearchHit
 
 NOTE = "… (answer shortened to fit Discord)"

@@ -32,7 +32,8 @@ from bot.answers.llm import (
 from bot.answers.service import AnswerService
 from bot.answers.support import check_support
 from bot.config import AnswerConfig, LLMConfig
-from bot.discord.render import _pieces_from_citations, render_answer
+from bot.discord.answer_pieces import _pieces_from_citations
+from bot.discord.render import render_answer
 from index import Config, KnowledgeBase
 
 AS_OF = date(2024, 4, 17)

@@ -1,0 +1,19 @@
+"""The Discord front end.
+
+- `app`: the client (`GeobotClient`, `build_client`): lifecycle, thread pool, feed poller
+- `commands/`: the slash commands, one module per group: `answering` (/ask /summary
+  /search /sources /help), `library` (/ingest /remove /stats), `feeds` (/feeds ...)
+- `buttons`: the buttons under answers and /sources; `conversations`: mentions, DMs and
+  follow-ups in threads and replies
+- `tree` (the command tree and its one error handler), `errors`, `checks`, `options`,
+  `autocomplete`, `cooldowns`: the small pieces commands share; `client_api`: what of the
+  client they may use
+- `render` (embeds within Discord's limits), `answer_pieces`, `text` (safe text), and
+  `messages` (the bot's own short texts): pure functions
+- `runner`: start, signals, clean shutdown; `backend`: what the bot answers with
+"""
+
+from bot.discord.app import GeobotClient, build_client
+from bot.discord.backend import Backend
+
+__all__ = ["Backend", "GeobotClient", "build_client"]

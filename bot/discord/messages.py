@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.discord.render import format_day, neutralize_mentions, outlet_credit
+from bot.discord.text import format_day, neutralize_mentions, outlet_credit
 from bot.feed_reports import describe_feed_report
 from index import Article, IngestReport, StoreStats
 from index.feed_store import Feed

@@ -2,11 +2,13 @@
 
 Everything here returns `discord.Embed` objects (or plain strings) that stay inside
 Discord's size limits, so a send never fails with "400 Bad Request", and whose text
-cannot ping anyone, however hostile the articles or the question are.
+cannot ping anyone, however hostile the articles or the question are (the text helpers
+are in `bot.discord.text`).
 
 Answer text is made of quoted sentences, each followed by its marker " [n]". When an
 answer has to be split (several embeds) or shortened, the cut always falls right after a
-marker, so a quote is never separated from the source that vouches for it.
+marker (`bot.discord.answer_pieces`), so a quote is never separated from the source that
+vouches for it.
 """
 
 from __future__ import annotations
@@ -14,29 +16,38 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
-from urllib.parse import quote as percent_encode
-from urllib.parse import urlsplit, urlunsplit
+from datetime import UTC, datetime
 
 import discord
 
-from bot.answers.citations import CitationError, cited_sentences
 from bot.answers.models import Answer, Source
+from bot.discord.answer_pieces import Piece, answer_pieces, pack_pieces
+from bot.discord.text import (
+    CITATION_MARKER,
+    ELLIPSIS,
+    URL_MAX,
+    collapse,
+    date_range,
+    dated_credit,
+    format_day,
+    format_time,
+    link,
+    neutralize_mentions,
+    one_line,
+    safe_url,
+    source_credit,
+    trim,
+)
 from index.feed_store import Feed
 from index.models import Article, SearchHit
 
 __all__ = [
     "LIMITS",
-    "format_day",
-    "format_time",
-    "neutralize_mentions",
-    "outlet_credit",
     "render_answer",
     "render_feeds",
     "render_hits",
     "render_passages",
     "render_sources_page",
-    "source_credit",
     "split_text",
 ]
 
@@ -62,184 +73,19 @@ LIMITS = DiscordLimits()
 ANSWER_COLOUR = discord.Colour(0x4A7FB5)  # a calm blue
 DECLINED_COLOUR = discord.Colour(0x8E9297)  # grey: nothing was answered
 SHORTENED_NOTE = "… (answer shortened to fit Discord)"
-ELLIPSIS = "…"
-ZWSP = "\u200b"
 
 # How much of a title or outlet a source line may use: a line must stay well inside a
 # field value (1,024) even with a long URL, and shorter lines leave room for the answer.
 SOURCE_TITLE_MAX = 200
 CREDIT_MAX = 120
-URL_MAX = 512  # a longer URL is left out (plain title) rather than eat the answer's room
 SNIPPET_MAX = 300
 
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-# '@everyone'/'@here' ping anywhere in a message; '<@123>', '<@!123>' (user) and '<@&123>'
-# (role) are mention syntax. A zero-width space after '@' keeps the text readable and
-# breaks the syntax. Case-insensitive and without word boundaries: over-neutralizing
-# costs an invisible character, under-neutralizing costs a ping.
-_MENTION = re.compile(r"@(?=everyone|here)|<@(?!\u200b)", re.IGNORECASE)
-
-_MARKER = re.compile(r"\[(\d+)\]")
-# A citation marker closing a sentence: whitespace, "[n]", then whitespace or the end.
-_MARKER_END = re.compile(r"\s\[(\d+)\](?=\s|$)")
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(?=\s)")
 _BEFORE_MARKER = re.compile(r"\s*\[\d+\]")
-_LINK_TEXT_TABLE = str.maketrans("[]\\`", "()/'")
-_HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]+")
-
-# Characters kept as they are in URL paths, queries and fragments. Everything else is
-# percent-encoded: spaces, '(' ')' '[' ']' '<' '>' would end a markdown link early, and
-# '@' keeps raw mention text out of anything we render.
-_URL_SAFE = "!#$%&'*+,-./:;=?_~"
-
-
-# ---------------------------------------------------------------------------------------
-# Small text helpers
-
-
-def neutralize_mentions(text: str) -> str:
-    """`text` with every mention made harmless by a zero-width space after its '@'.
-
-    '@everyone' and '@here' still read the same but cannot ping; '<@123>', '<@!123>' and
-    '<@&123>' no longer parse as user or role mentions. Channel links ('<#123>') are
-    harmless and left alone. Idempotent. Senders should also pass
-    ``allowed_mentions=discord.AllowedMentions.none()``; this is the second safeguard.
-    """
-    return _MENTION.sub(lambda m: m.group(0) + ZWSP, text)
-
-
-def format_day(value: date | datetime | None) -> str:
-    """ "12 Apr 2024", or "undated"; English month names whatever the locale."""
-    if value is None:
-        return "undated"
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-
-
-def format_time(value: datetime) -> str:
-    """ "12 Apr 2024 14:05 UTC" for a naive UTC time."""
-    return f"{format_day(value)} {value:%H:%M} UTC"
-
-
-def outlet_credit(outlet: str | None, country: str | None) -> str:
-    """ "Reuters (GB)", "Reuters", "GB" or "", on one line."""
-    where = _collapse(outlet or "")
-    country = _collapse(country or "")
-    if where and country:
-        return f"{where} ({country})"
-    return where or country
-
-
-def _credit(outlet: str | None, country: str | None, published: date | None) -> str:
-    day = format_day(published) if published is not None else ""
-    return ", ".join(part for part in (outlet_credit(outlet, country), day) if part)
-
-
-def source_credit(source: Source) -> str:
-    """ "Reuters (GB), 4 Mar 2025"; unknown parts are left out, not guessed (raw text:
-    renderers neutralize it)."""
-    return _credit(source.outlet, source.country, source.published)
-
-
-def _collapse(text: str) -> str:
-    """One line: runs of whitespace (newlines too) become one space."""
-    return " ".join(text.split())
-
-
-def _trim(text: str, limit: int) -> str:
-    """`text` cut to at most `limit` characters, at a word boundary where one is near,
-    ending in '…' when anything was cut."""
-    if len(text) <= limit:
-        return text
-    if limit <= 1:
-        return ELLIPSIS[:limit]
-    head = text[: limit - 1]
-    space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
-    # Cutting at a far-back space would throw away most of the room; a hard cut is better.
-    if space >= (limit - 1) // 2:
-        head = head[:space]
-    return head.rstrip() + ELLIPSIS
-
-
-def _line(text: str, limit: int) -> str:
-    """Untrusted text as one neutralized line of at most `limit` characters."""
-    return _trim(neutralize_mentions(_collapse(text)), limit)
-
-
-def _link_text(title: str, limit: int) -> str:
-    """A title that can stand inside "[...](url)" without ending it early.
-
-    Brackets become parentheses and backslashes slashes (a backslash could escape the
-    closing bracket); backticks would open a code span across lines, so they become
-    quotes; emphasis characters are escaped so two titles cannot format each other.
-    """
-    cleaned = _collapse(title).translate(_LINK_TEXT_TABLE)
-    cleaned = re.sub(r"([*_~|])", r"\\\1", cleaned)
-    cleaned = neutralize_mentions(cleaned) or "untitled"
-    if len(cleaned) > limit:
-        cleaned = _trim(cleaned, limit)
-        # A cut may leave a lone escaping backslash before the '…'; drop it.
-        cleaned = cleaned[:-1].rstrip("\\") + ELLIPSIS
-    return cleaned
-
-
-def _safe_url(url: str | None) -> str | None:
-    """An http(s) URL safe to put in "(...)" of a markdown link, or None.
-
-    Credentials are dropped, and characters that would end the link or form a mention
-    are percent-encoded (equivalent for any web server).
-    """
-    if not url:
-        return None
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme.lower() not in ("http", "https") or not host or not _HOST.fullmatch(host):
-        return None
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    safe = urlunsplit(
-        (
-            parts.scheme.lower(),
-            netloc,
-            percent_encode(parts.path, safe=_URL_SAFE),
-            percent_encode(parts.query, safe=_URL_SAFE),
-            percent_encode(parts.fragment, safe=_URL_SAFE),
-        )
-    )
-    return safe if len(safe) <= URL_MAX else None
-
-
-def _link(title: str, url: str | None, title_limit: int) -> str:
-    """ "[Title](url)", or the cleaned title alone when there is no usable URL."""
-    text = _link_text(title, title_limit)
-    safe = _safe_url(url)
-    return f"[{text}]({safe})" if safe else text
 
 
 def _duration(ms: float) -> str:
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
-
-
-def _span(first: date | None, last: date | None) -> str | None:
-    """A date range written compactly: "3–12 Apr 2024", "3 Jan – 12 Apr 2024"."""
-    if first is None and last is None:
-        return None
-    if last is None:
-        return f"since {format_day(first)}"
-    if first is None:
-        return f"until {format_day(last)}"
-    if (first.year, first.month, first.day) == (last.year, last.month, last.day):
-        return format_day(first)
-    if (first.year, first.month) == (last.year, last.month):
-        return f"{first.day}–{last.day} {_MONTHS[last.month - 1]} {last.year}"
-    if first.year == last.year:
-        return f"{first.day} {_MONTHS[first.month - 1]} – {format_day(last)}"
-    return f"{format_day(first)} – {format_day(last)}"
 
 
 # ---------------------------------------------------------------------------------------
@@ -307,120 +153,12 @@ def _add_fields(embed: discord.Embed, name: str, lines: Sequence[str]) -> None:
 # Answers
 
 
-@dataclass(frozen=True)
-class _Piece:
-    """One cited sentence as displayed: its (neutralized) quote and its marker.
-
-    `sep` is the whitespace that joined it to the previous sentence in the answer (" "
-    within a source, a blank line between sources); it is dropped at an embed's start.
-    """
-
-    sep: str
-    quote: str
-    marker: str
-    numbers: frozenset[int]
-
-    @property
-    def body(self) -> str:
-        return self.quote + self.marker
-
-    def capped(self, limit: int) -> _Piece:
-        """This sentence within `limit` characters: the quote is cut at a word boundary
-        with '…' *before* the marker, so the citation survives the cut."""
-        if len(self.body) <= limit:
-            return self
-        room = max(limit - len(self.marker), 1)
-        return replace(self, quote=_trim(self.quote, room))
-
-
 # Builds the embeds of an answer from the sentences kept (and whether any were dropped).
-_Builder = Callable[[Sequence[_Piece], bool], list[discord.Embed]]
-
-
-def _numbers_in(text: str) -> set[int]:
-    return {int(n) for n in _MARKER.findall(text)}
-
-
-def _separator(gap: str, first: bool) -> str:
-    if first:
-        return ""
-    return "\n\n" if "\n" in gap else " "
-
-
-def _pieces_from_citations(answer: Answer) -> list[_Piece] | None:
-    """The sentences of `answer.text` as its citations place them, or None when the
-    citations do not tile the text (then the text is parsed instead)."""
-    if not answer.citations:
-        return None
-    try:
-        sentences = cited_sentences(answer)
-    except CitationError:
-        return None
-    return [
-        _Piece(
-            _separator(sentence.gap, index == 0),
-            neutralize_mentions(sentence.text),
-            sentence.marker,
-            # A quote may itself contain "[3]"; listing source 3 too is harmless, while
-            # leaving out a number a reader sees would not be.
-            frozenset({c.number for c in sentence.citations} | _numbers_in(sentence.text)),
-        )
-        for index, sentence in enumerate(sentences)
-    ]
-
-
-def _pieces_from_text(text: str) -> list[_Piece]:
-    """The sentences of `text` split right after each " [n]" marker (the fallback when
-    citations are missing or inconsistent with the text)."""
-    pieces: list[_Piece] = []
-    position = 0
-    for match in _MARKER_END.finditer(text):
-        segment = text[position : match.end()]
-        body = segment.lstrip()
-        bracket = f"[{match.group(1)}]"
-        quote = body[: len(body) - len(bracket)].rstrip()
-        marker = f" {bracket}" if quote else bracket
-        gap = segment[: len(segment) - len(body)]
-        numbers = frozenset(_numbers_in(body))
-        pieces.append(
-            _Piece(_separator(gap, not pieces), neutralize_mentions(quote), marker, numbers)
-        )
-        position = match.end()
-    rest = text[position:]
-    if rest.strip():
-        body = rest.strip()
-        gap = rest[: len(rest) - len(rest.lstrip())]
-        numbers = frozenset(_numbers_in(body))
-        pieces.append(_Piece(_separator(gap, not pieces), neutralize_mentions(body), "", numbers))
-    return pieces
-
-
-def _answer_pieces(answer: Answer) -> list[_Piece]:
-    pieces = _pieces_from_citations(answer)
-    if pieces is None:
-        pieces = _pieces_from_text(answer.text)
-    return [p.capped(LIMITS.embed_description) for p in pieces]
-
-
-def _pack_pieces(pieces: Sequence[_Piece], limit: int) -> list[str]:
-    """Whole sentences packed greedily into descriptions of at most `limit` characters:
-    a description only ever ends right after a marker (or the shortening note)."""
-    descriptions: list[str] = []
-    current = ""
-    for piece in pieces:
-        if current and len(current) + len(piece.sep) + len(piece.body) <= limit:
-            current += piece.sep + piece.body
-        else:
-            if current:
-                descriptions.append(current)
-            current = piece.body
-    if current:
-        descriptions.append(current)
-    return descriptions
+_Builder = Callable[[Sequence[Piece], bool], list[discord.Embed]]
 
 
 def _title(answer: Answer) -> str:
-    question = _line(answer.question, LIMITS.embed_title)
+    question = one_line(answer.question, LIMITS.embed_title)
     if question:
         return question
     return {"article_summary": "Article summary", "topic_summary": "Topic summary"}.get(
@@ -432,9 +170,9 @@ def _footer(answer: Answer, show_method: bool) -> str:
     lines: list[str] = []
     if answer.window is not None:
         how = "only" if answer.window.strict else "preferring"
-        lines.append(f"Dates: {how} {_collapse(answer.window.description)}")
+        lines.append(f"Dates: {how} {collapse(answer.window.description)}")
     if answer.coverage is not None:
-        span = _span(*answer.coverage)
+        span = date_range(*answer.coverage)
         if span:
             lines.append(f"Sources cover {span}")
     if show_method:
@@ -443,30 +181,30 @@ def _footer(answer: Answer, show_method: bool) -> str:
             lines.append(f"no answer found · {took}")
         else:
             made, checked = answer.provenance
-            lines.append(f"{_collapse(made)} · {checked} · {took}")
+            lines.append(f"{collapse(made)} · {checked} · {took}")
     if not answer.declined:
         # A declined answer's notes are internal reasons (its text already says why).
-        lines.extend(f"Note: {_collapse(note)}" for note in answer.notes if note.strip())
-    return _trim(neutralize_mentions("\n".join(lines)), LIMITS.footer_text)
+        lines.extend(f"Note: {collapse(note)}" for note in answer.notes if note.strip())
+    return trim(neutralize_mentions("\n".join(lines)), LIMITS.footer_text)
 
 
 def _source_line(source: Source) -> str:
     """ "[1] [Title](url) — Reuters (GB), 4 Mar 2025", at most ~900 characters."""
-    line = f"[{source.number}] {_link(source.title, source.url, SOURCE_TITLE_MAX)}"
-    credit = _line(source_credit(source), CREDIT_MAX)
+    line = f"[{source.number}] {link(source.title, source.url, SOURCE_TITLE_MAX)}"
+    credit = one_line(source_credit(source), CREDIT_MAX)
     return f"{line} — {credit}" if credit else line
 
 
 def _answer_embeds(
     title: str,
-    pieces: Sequence[_Piece],
+    pieces: Sequence[Piece],
     sources: Sequence[Source],
     footer: str,
     *,
     field_name: str = "Sources",
     colour: discord.Colour = ANSWER_COLOUR,
 ) -> list[discord.Embed]:
-    descriptions = _pack_pieces(pieces, LIMITS.embed_description) or [""]
+    descriptions = pack_pieces(pieces, LIMITS.embed_description) or [""]
     embeds = [
         discord.Embed(title=title if i == 0 else None, description=text or None, colour=colour)
         for i, text in enumerate(descriptions)
@@ -495,10 +233,10 @@ def render_answer(answer: Answer, *, show_method: bool = True) -> list[discord.E
         return [_render_declined(answer, show_method)]
     title = _title(answer)
     footer = _footer(answer, show_method)
-    pieces = _answer_pieces(answer)
-    note = _Piece("\n\n", SHORTENED_NOTE, "", frozenset())
+    pieces = answer_pieces(answer, LIMITS.embed_description)
+    note = Piece("\n\n", SHORTENED_NOTE, "", frozenset())
 
-    def build(kept: Sequence[_Piece], shortened: bool) -> list[discord.Embed]:
+    def build(kept: Sequence[Piece], shortened: bool) -> list[discord.Embed]:
         cited: set[int] = set()
         for piece in kept:
             cited |= piece.numbers
@@ -534,7 +272,7 @@ def render_answer(answer: Answer, *, show_method: bool = True) -> list[discord.E
 
 
 def _first_sentence_only(
-    pieces: Sequence[_Piece],
+    pieces: Sequence[Piece],
     build: _Builder,
 ) -> list[discord.Embed]:
     """Even the first sentence alone is too long (a huge quote next to a long footer and
@@ -554,14 +292,14 @@ def _first_sentence_only(
 
 def _render_declined(answer: Answer, show_method: bool) -> discord.Embed:
     text = neutralize_mentions(answer.text.strip()) or "No answer found in the articles."
-    description = _trim(text, LIMITS.embed_description)
+    description = trim(text, LIMITS.embed_description)
     footer = _footer(answer, show_method)
     sources = sorted(answer.sources, key=_number)
     # Closest sources are suggestions, not citations: drop trailing ones if they overflow.
     while True:
         embed = _answer_embeds(
             _title(answer),
-            [_Piece("", description, "", frozenset())],
+            [Piece("", description, "", frozenset())],
             sources,
             footer,
             field_name="Closest sources",
@@ -572,7 +310,7 @@ def _render_declined(answer: Answer, show_method: bool) -> discord.Embed:
         sources = sources[:-1]
     if not _fits([embed]):
         excess = _embed_length(embed) - LIMITS.embed_total
-        embed.description = _trim(description, len(description) - excess)
+        embed.description = trim(description, len(description) - excess)
     return embed
 
 
@@ -607,12 +345,12 @@ def render_passages(answer: Answer) -> list[discord.Embed]:
         if source is None:
             name = f"{head}(source not listed)"
         else:
-            credit = _line(source_credit(source), CREDIT_MAX)
+            credit = one_line(source_credit(source), CREDIT_MAX)
             tail = f" — {credit}" if credit else ""
             room = LIMITS.field_name - len(head) - len(tail)
-            name = head + (_line(source.title, room) or "untitled") + tail
-        value = _trim(neutralize_mentions(citation.quote.strip()), LIMITS.field_value)
-        fields.append((_trim(name, LIMITS.field_name), value or "(empty quote)"))
+            name = head + (one_line(source.title, room) or "untitled") + tail
+        value = trim(neutralize_mentions(citation.quote.strip()), LIMITS.field_value)
+        fields.append((trim(name, LIMITS.field_name), value or "(empty quote)"))
 
     title = "Quoted passages"
     embeds = [discord.Embed(title=title, colour=ANSWER_COLOUR)]
@@ -638,7 +376,9 @@ def render_passages(answer: Answer) -> list[discord.Embed]:
 def render_hits(query: str, hits: Sequence[SearchHit]) -> list[discord.Embed]:
     """/search results: one embed, a field per hit with its outlet, date, link and a
     snippet of the passage that matched."""
-    embed = discord.Embed(title=_line(f"Search: {query}", LIMITS.embed_title), colour=ANSWER_COLOUR)
+    embed = discord.Embed(
+        title=one_line(f"Search: {query}", LIMITS.embed_title), colour=ANSWER_COLOUR
+    )
     if not hits:
         embed.description = "No matching passages."
         return [embed]
@@ -648,12 +388,12 @@ def render_hits(query: str, hits: Sequence[SearchHit]) -> list[discord.Embed]:
 
 def _hit_field(hit: SearchHit) -> tuple[str, str]:
     article = hit.article
-    name = _line(f"{hit.rank}. {article.title}", LIMITS.field_name)
-    credit = _line(_credit(article.outlet, article.country, article.published), CREDIT_MAX)
-    url = _safe_url(article.url)
+    name = one_line(f"{hit.rank}. {article.title}", LIMITS.field_name)
+    credit = one_line(dated_credit(article.outlet, article.country, article.published), CREDIT_MAX)
+    url = safe_url(article.url)
     header = " · ".join(part for part in (credit, f"[link]({url})" if url else "") if part)
-    snippet = _line(hit.passage.text, SNIPPET_MAX) or "(empty passage)"
-    value = _trim(f"{header}\n> {snippet}" if header else f"> {snippet}", LIMITS.field_value)
+    snippet = one_line(hit.passage.text, SNIPPET_MAX) or "(empty passage)"
+    value = trim(f"{header}\n> {snippet}" if header else f"> {snippet}", LIMITS.field_value)
     return name, value
 
 
@@ -688,10 +428,10 @@ def render_sources_page(
     lines: list[str] = []
     for article in articles:
         parts = [f"`{article.id}` {format_day(article.published)}"]
-        outlet = _line(article.outlet or "", CREDIT_MAX)
+        outlet = one_line(article.outlet or "", CREDIT_MAX)
         if outlet:
             parts.append(outlet)
-        parts.append(_link(article.title, article.url, SOURCE_TITLE_MAX))
+        parts.append(link(article.title, article.url, SOURCE_TITLE_MAX))
         lines.append(" · ".join(parts))
     limit = LIMITS.embed_description
     description = "\n".join(lines)
@@ -713,14 +453,14 @@ FEED_ERROR_MAX = 300
 
 def _code(text: str, limit: int) -> str:
     """Untrusted text as one inline code span (backticks inside would end it)."""
-    inner = _line(text.replace("`", "'"), limit - 2) or " "
+    inner = one_line(text.replace("`", "'"), limit - 2) or " "
     return f"`{inner}`"
 
 
 def _feed_field(feed: Feed, now: datetime) -> tuple[str, str]:
     # "Reuters (GB)"; without an outlet, the feed's own title stands in for it.
-    who = _credit(feed.outlet or feed.title, feed.country, None)
-    name = _line(who, LIMITS.field_name) or "outlet unknown"
+    who = dated_credit(feed.outlet or feed.title, feed.country, None)
+    name = one_line(who, LIMITS.field_name) or "outlet unknown"
     noun = "article" if feed.entries_ingested == 1 else "articles"
     polled = (
         f"last poll {format_time(feed.last_polled_at)}" if feed.last_polled_at else "never polled"
@@ -735,9 +475,9 @@ def _feed_field(feed: Feed, now: datetime) -> tuple[str, str]:
         lines.append(f"{feed.entries_failed} entries failed")
     if feed.last_error:
         lines.append(
-            f"Last error ({feed.failures} in a row): {_line(feed.last_error, FEED_ERROR_MAX)}"
+            f"Last error ({feed.failures} in a row): {one_line(feed.last_error, FEED_ERROR_MAX)}"
         )
-    return name, _trim("\n".join(lines), LIMITS.field_value)
+    return name, trim("\n".join(lines), LIMITS.field_value)
 
 
 def render_feeds(feeds: Sequence[Feed], *, now: datetime | None = None) -> discord.Embed:
@@ -789,7 +529,7 @@ def _best_cut(text: str, limit: int) -> int:
 
     after_markers = [
         m.end()
-        for m in _MARKER.finditer(text, 0, limit)
+        for m in CITATION_MARKER.finditer(text, 0, limit)
         if m.start() > 0 and text[m.start() - 1].isspace() and text[m.end()].isspace()
     ]
     paragraphs = [m.start() for m in re.finditer(r"\n\s*\n", text[: limit + 1])]
@@ -806,7 +546,7 @@ def _best_cut(text: str, limit: int) -> int:
     if anywhere:
         return max(anywhere)
     # No whitespace at all in reach: a hard cut, moved back out of a marker it would split.
-    for m in _MARKER.finditer(text):
+    for m in CITATION_MARKER.finditer(text):
         if m.start() >= limit:
             break
         if m.start() < limit < m.end() and m.start() > 0:

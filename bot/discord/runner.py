@@ -11,7 +11,8 @@ from collections.abc import Callable
 from bot.answers.llm import writer_from_config
 from bot.answers.service import AnswerService
 from bot.config import BotConfig
-from bot.discord.app import Backend, GeobotClient
+from bot.discord.app import GeobotClient, build_client
+from bot.discord.backend import Backend
 from bot.state import BotState
 from index import Embedder, KnowledgeBase
 
@@ -56,5 +57,5 @@ async def serve(client: GeobotClient, token: str) -> None:
 
 
 def run(config: BotConfig, embedder: Callable[[], Embedder], token: str) -> None:
-    client = GeobotClient(config, backend_factory(config, embedder))
+    client = build_client(config, backend_factory(config, embedder))
     asyncio.run(serve(client, token))

@@ -1,0 +1,20 @@
+"""The slash commands, one module per group: `answering` (/ask /summary /search /sources
+/help), `library` (/ingest /remove /stats) and `feeds` (/feeds add|list|remove|poll).
+
+`register_commands` puts them all on a command tree, in the order Discord lists them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from discord import app_commands
+
+from bot.discord.commands import answering, feeds, library
+
+__all__ = ["register_commands"]
+
+
+def register_commands(tree: app_commands.CommandTree[Any]) -> None:
+    for command in (*answering.COMMANDS, *library.COMMANDS, *feeds.COMMANDS):
+        tree.add_command(command)

@@ -1,0 +1,104 @@
+"""Questions asked in messages: mentions, DMs, replies to an answer, and its thread.
+
+A mention in a channel starts a conversation: by default (`discord.follow_ups =
+"thread"`) the answer opens a thread, where every message is a follow-up; otherwise the
+answer is an inline reply, and replying to it follows up. In a DM every message is a
+question. A follow-up is answered with the conversation's earlier answers as context.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.answers.chat import follow_up_context
+from bot.discord import messages
+from bot.discord.client_api import ClientAPI
+from bot.discord.text import NO_PINGS
+
+__all__ = ["answer_message", "conversation_for"]
+
+MENTION = re.compile(r"<@!?(\d+)>")
+
+
+async def answer_message(client: ClientAPI, message: discord.Message) -> None:
+    """Answer a mention, a DM or a follow-up (a reply to an answer, a message in its
+    thread) in its conversation; ignore any other message."""
+    if message.author.bot or client.user is None:
+        return
+    conversation, question = await conversation_for(client, message)
+    if conversation is None:
+        return
+    if not client.channel_allowed(message.channel):
+        return
+    if not question:
+        await message.reply(
+            "Ask me a question about the news, e.g. `@geobot what did NATO decide this week?`",
+            allowed_mentions=NO_PINGS,
+        )
+        return
+    wait = client.cooldowns.remaining(message.author.id)
+    if wait:
+        await message.reply(
+            f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS
+        )
+        return
+    previous = await client.offload(client.backend.state.conversation, conversation)
+    context, window, shown = follow_up_context(question, [p.answer for p in previous])
+    async with message.channel.typing():
+        answer = await client.offload(
+            client.backend.service.ask,
+            question,
+            context=context,
+            inherited_window=window,
+            already_shown=shown,
+        )
+    target: discord.abc.Messageable = message.channel
+    if (
+        client.settings.follow_ups == "thread"
+        and conversation.startswith("new:")
+        and isinstance(message.channel, discord.TextChannel)
+    ):
+        # A question in a channel opens a thread; follow-ups there keep the context.
+        thread = await message.create_thread(name=messages.thread_name(question))
+        conversation = f"thread:{thread.id}"
+        target = thread
+        send: Callable[..., Awaitable[discord.Message | None]] = target.send
+    else:
+        if conversation.startswith("new:"):
+            conversation = f"message:{message.id}"
+        send = functools.partial(message.reply, mention_author=False)
+    await client.send_answer(
+        answer,
+        send,
+        user_id=message.author.id,
+        guild_id=message.guild.id if message.guild else None,
+        channel_id=getattr(target, "id", None),
+        conversation=conversation,
+    )
+
+
+async def conversation_for(client: ClientAPI, message: discord.Message) -> tuple[str | None, str]:
+    """Which conversation a message continues (or "new:..."), or None to ignore it."""
+    me = client.user
+    assert me is not None
+    text = MENTION.sub(
+        lambda m: "" if int(m.group(1)) == me.id else m.group(0), message.content
+    ).strip()
+    if isinstance(message.channel, discord.DMChannel):
+        return f"dm:{message.channel.id}", text
+    if isinstance(message.channel, discord.Thread):
+        key = f"thread:{message.channel.id}"
+        if await client.offload(client.backend.state.has_conversation, key):
+            return key, text
+    reference = message.reference
+    if reference is not None and reference.message_id is not None:
+        stored = await client.offload(client.backend.state.answer_for_message, reference.message_id)
+        if stored is not None and stored.conversation:
+            return stored.conversation, text
+    if me in message.mentions:
+        return f"new:{message.id}", text
+    return None, text

@@ -1,0 +1,25 @@
+"""The command tree: the channel check every slash command passes, and its one `on_error`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from bot.discord.client_api import client_of
+from bot.discord.errors import report_error
+
+__all__ = ["GeobotTree"]
+
+
+class GeobotTree(app_commands.CommandTree[discord.Client]):
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if not client_of(interaction).channel_allowed(interaction.channel):
+            raise app_commands.CheckFailure("I only answer in the channels set up for me.")
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        await report_error(interaction, error)
