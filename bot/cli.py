@@ -27,7 +27,7 @@ from bot.jsonable import to_jsonable
 if TYPE_CHECKING:
     from bot.answers.llm import LLMWriter
     from bot.answers.service import AnswerService
-    from index.polling import PollReport
+    from index.web.polling import PollReport
 from bot.config import BotConfig
 from bot.feed_reports import describe_feed_report
 from index import Embedder, GeobotError, KnowledgeBase, load_config
@@ -59,7 +59,7 @@ class AppContext:
     def embedder(self) -> Embedder:
         if self.embedder_factory is not None:
             return self.embedder_factory(self.config)
-        from index.embedding import LazyEmbedder
+        from index.embedding.sentence_transformer import LazyEmbedder
 
         return LazyEmbedder(
             self.config.embedding, cache_dir=self.config.resolved_data_dir() / "models"
@@ -163,7 +163,7 @@ COUNTRY_HELP = "Only articles from outlets of this country (ISO code, e.g. GB)."
 
 
 def check_country(value: str | None) -> str | None:
-    from index.outlets import country_code
+    from index.sources.outlets import country_code
 
     if value is None:
         return None
@@ -210,7 +210,7 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
     http(s):// URLs of article pages."""
     from tqdm import tqdm
 
-    from index.polling import is_url
+    from index.web.polling import is_url
 
     urls = [item for item in inputs if is_url(item)]
     paths = [Path(item) for item in inputs if not is_url(item)]
@@ -242,8 +242,8 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
 
 
 async def _ingest_urls(kb: KnowledgeBase, config: BotConfig, urls: list[str]) -> IngestReport:
-    from index.fetch import Fetcher
-    from index.polling import ingest_urls
+    from index.web.fetch import Fetcher
+    from index.web.polling import ingest_urls
 
     async with Fetcher(config.fetch) as fetcher:
         return await ingest_urls(kb, fetcher, urls)
@@ -781,7 +781,7 @@ def feeds_add(
     data_dir: Path | None,
 ) -> None:
     """Follow the feed at URL; it is polled by `geobot feeds poll` and by the bot."""
-    from index.feed_store import FeedStore
+    from index.web.feed_store import FeedStore
 
     app = _app(config_path, data_dir)
     with app.knowledge_base() as kb:
@@ -798,7 +798,7 @@ def feeds_add(
 @common_options
 def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Show the feeds followed and how their polling stands."""
-    from index.feed_store import FeedStore
+    from index.web.feed_store import FeedStore
 
     app = _app(config_path, data_dir)
     with app.knowledge_base() as kb:
@@ -831,7 +831,7 @@ def _when(value: datetime | None) -> str:
 @common_options
 def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> None:
     """Stop following the feed at URL (the articles it brought stay)."""
-    from index.feed_store import FeedStore
+    from index.web.feed_store import FeedStore
 
     app = _app(config_path, data_dir)
     with app.knowledge_base() as kb:
@@ -844,9 +844,9 @@ def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> N
 @common_options
 def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Poll every feed once: fetch new entries' pages and ingest them."""
-    from index.feed_store import FeedStore
-    from index.fetch import Fetcher
-    from index.polling import FeedPoller
+    from index.web.feed_store import FeedStore
+    from index.web.fetch import Fetcher
+    from index.web.polling import FeedPoller
 
     app = _app(config_path, data_dir)
     with app.knowledge_base() as kb:

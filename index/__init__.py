@@ -5,7 +5,7 @@ Nothing here imports discord or the bot: dependencies point one way, ``bot -> in
 """
 
 from index.config import Config, load_config
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import Embedder, SentenceTransformerEmbedder
 from index.errors import (
     BadInputError,
     ConfigError,

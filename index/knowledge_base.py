@@ -21,10 +21,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from index.ann import VectorIndex
-from index.chunking import Chunk, chunk_sentences
 from index.config import Config
-from index.embedding import Embedder
+from index.embedding.sentence_transformer import Embedder
 from index.errors import (
     BadInputError,
     ModelMismatchError,
@@ -40,10 +38,18 @@ from index.models import (
     Passage,
     SearchHit,
 )
-from index.outlets import OutletTable
-from index.parsing import iter_input_paths, parse_file
-from index.sentences import split_sentences
-from index.store import ArticleFilter, NewPassage, SQLiteStore, match_expression, query_terms
+from index.passages.chunking import Chunk, chunk_sentences
+from index.passages.sentences import split_sentences
+from index.sources.files import iter_input_paths, parse_file
+from index.sources.outlets import OutletTable
+from index.storage.faiss_index import VectorIndex
+from index.storage.sqlite_store import (
+    ArticleFilter,
+    NewPassage,
+    SQLiteStore,
+    match_expression,
+    query_terms,
+)
 
 __all__ = ["KnowledgeBase", "SearchMode", "StoreStats", "article_key", "embedding_text"]
 

@@ -34,9 +34,9 @@ from bot.discord import messages, render
 from bot.discord.app import Backend, GeobotClient
 from index import KnowledgeBase, ParsedArticle
 from index.config import FeedsConfig, FetchConfig
-from index.feed_store import Feed, FeedStore
 from index.models import FailedInput
-from index.polling import FeedReport, PollReport
+from index.web.feed_store import Feed, FeedStore
+from index.web.polling import FeedReport, PollReport
 
 fake_discord = fixtures.fake_discord
 

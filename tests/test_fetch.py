@@ -15,7 +15,7 @@ from local_http import LocalHTTPServer, LoggedRequest
 
 from index.config import FetchConfig
 from index.errors import BadInputError, FetchError
-from index.fetch import FetchedResource, Fetcher, FetchKind
+from index.web.fetch import FetchedResource, Fetcher, FetchKind
 
 PAGE = "<!doctype html><html><head><title>Story</title></head><body><p>Text.</p></body></html>"
 RSS = (

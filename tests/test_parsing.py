@@ -11,7 +11,7 @@ import pytest
 
 from index.errors import BadInputError
 from index.models import FailedInput
-from index.parsing import (
+from index.sources.files import (
     SUPPORTED_SUFFIXES,
     ParseResult,
     iter_input_paths,

@@ -41,10 +41,10 @@ from bot.discord import messages, render
 from bot.feed_reports import describe_feed_report
 from bot.state import BotState
 from index import GeobotError, KnowledgeBase, NotFoundError
-from index.feed_store import Feed, FeedStore, check_feed_url
-from index.fetch import Fetcher
-from index.outlets import country_code
-from index.polling import FeedPoller, FeedReport, PollReport, ingest_urls, is_url
+from index.sources.outlets import country_code
+from index.web.feed_store import Feed, FeedStore, check_feed_url
+from index.web.fetch import Fetcher
+from index.web.polling import FeedPoller, FeedReport, PollReport, ingest_urls, is_url
 
 __all__ = ["Backend", "GeobotClient", "build_client"]
 

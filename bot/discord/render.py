@@ -22,8 +22,8 @@ import discord
 
 from bot.answers.citations import CitationError, cited_sentences
 from bot.answers.models import Answer, Source
-from index.feed_store import Feed
 from index.models import Article, SearchHit
+from index.web.feed_store import Feed
 
 __all__ = [
     "LIMITS",

@@ -37,8 +37,7 @@ from trafilatura.settings import Document
 
 from index.errors import BadInputError
 from index.models import ParsedArticle
-from index.outlets import domain_of
-from index.parsing import (
+from index.sources.files import (
     _check_length,
     _collapse,
     _is_edge_boilerplate,
@@ -47,7 +46,8 @@ from index.parsing import (
     _title_from_text,
     parse_published,
 )
-from index.sniffing import BOMS, is_xml_feed, looks_like_html, sniff_text
+from index.sources.outlets import domain_of
+from index.sources.sniffing import BOMS, is_xml_feed, looks_like_html, sniff_text
 
 __all__ = ["extract_html", "looks_like_html"]
 

@@ -118,14 +118,14 @@ def parse_file(
 
     Raises :class:`BadInputError` (``source=str(path)``) when the whole file is unusable:
     missing, unsupported, empty, binary, not UTF-8, too large, malformed JSON, or without
-    any article text. HTML pages go to :func:`index.html.extract_html` as bytes, so that
+    any article text. HTML pages go to :func:`index.sources.html.extract_html` as bytes, so that
     the charset the page declares is honoured.
     """
     source = str(path)
     suffix = path.suffix.lower()
     if suffix in _HTML_SUFFIXES:
-        # Imported here: index.html imports this module, and trafilatura is slow to load.
-        from index.html import extract_html
+        # Imported here: index.sources.html imports this module, and trafilatura is slow to load.
+        from index.sources.html import extract_html
 
         data = _read_bytes(path, max_file_bytes)
         _check_not_empty_or_binary(data, source)

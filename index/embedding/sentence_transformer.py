@@ -130,7 +130,7 @@ class SentenceTransformerEmbedder:
             self._query_encoder = self._load_onnx(cache_dir)
 
     def _load_onnx(self, cache_dir: Path | None) -> Any:
-        from index.onnx_encoder import OnnxQueryEncoder
+        from index.embedding.onnx_encoder import OnnxQueryEncoder
 
         if cache_dir is None:
             from index.config import default_data_dir
