@@ -9,6 +9,7 @@ __all__ = [
     "Article",
     "FailedInput",
     "IngestReport",
+    "ParseResult",
     "ParsedArticle",
     "Passage",
     "SearchHit",
@@ -93,6 +94,14 @@ class FailedInput:
 
     source: str
     reason: str
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """What one file yielded: its articles, and the records inside it that were skipped."""
+
+    articles: tuple[ParsedArticle, ...]
+    failures: tuple[FailedInput, ...] = ()
 
 
 @dataclass(frozen=True)
