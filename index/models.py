@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 __all__ = [
     "Article",
@@ -14,6 +15,7 @@ __all__ = [
     "Passage",
     "SearchHit",
     "Span",
+    "StoreStats",
 ]
 
 
@@ -114,3 +116,20 @@ class IngestReport:
     removed: int = 0
     passages_embedded: int = 0
     failed: tuple[FailedInput, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What a knowledge base holds: counts, date span, outlets, model, index and disk use."""
+
+    articles: int
+    passages: int
+    vectors: int
+    earliest: datetime | None
+    latest: datetime | None
+    outlets: tuple[tuple[str, int], ...]
+    model: str
+    dimension: int
+    index_factory: str
+    data_dir: Path
+    disk_bytes: int

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TypeVar
 
+from index.article_identity import article_key
 from index.config import Config
 from index.errors import BadInputError
-from index.knowledge_base import KnowledgeBase, article_key
+from index.knowledge_base import KnowledgeBase
 from index.models import FailedInput, IngestReport, ParsedArticle
 from index.sources.html import extract_html
 from index.web.feed_store import EntryOutcome, Feed, FeedStore
