@@ -10,8 +10,11 @@ One module per input format, over one module of the clean-up rules they share:
 - ``html``: article pages, by trafilatura; ``sniffing``: what a document is, from its start;
 - ``cleanup``: the text clean-up rules every format applies; ``dates``: publication dates;
 - ``outlets``: the domain-to-outlet table that fills in an article's outlet and country.
+  It lives here, in the lowest layer that uses it (``html`` reads a page's domain with it),
+  so the knowledge base (which completes articles with it) and the web (which checks feed
+  countries with it) reach it downwards.
 
 This layer imports only the base modules (``index.config``, ``index.errors``,
 ``index.models``), never the layers above it. Nothing is re-exported here: importing
-``index.sources.dates`` should not load trafilatura (``html``), which takes a second.
+``index.sources.dates`` must not load trafilatura (``html``), which takes about a second.
 """
