@@ -1,4 +1,4 @@
-"""The polite fetcher (index/fetch.py) against a real HTTP server on 127.0.0.1."""
+"""The polite fetcher (index/web/fetch.py) against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Tests of HTML article extraction (index/html.py) and of HTML files in parse_file."""
+"""Tests of HTML article extraction (index/sources/html.py) and of HTML files in parse_file."""
 
 from __future__ import annotations
 
