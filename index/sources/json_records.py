@@ -28,6 +28,7 @@ _WRAPPER_KEYS = ("articles", "items", "records", "data", "results")
 
 
 def parse_json_document(text: str, source: str, max_article_chars: int) -> ParseResult:
+    """The articles of a JSON document: one record, a list, or a list under a wrapper key."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -61,6 +62,8 @@ def _wrapped_records(data: Mapping[str, object]) -> list[object] | None:
 
 
 def parse_json_lines(text: str, source: str, max_article_chars: int) -> ParseResult:
+    """The articles of a JSON Lines document, one record per line; blank lines are skipped."""
+
     # split("\n") rather than splitlines(): JSON strings may hold a raw U+2028, which
     # splitlines() would treat as a line break and so misnumber every later line.
     def records() -> Iterator[tuple[str, object]]:
