@@ -23,7 +23,7 @@ from bot.config import AnswerConfig
 from bot.evaluation.realtimeqa import Question, load_dataset, open_corpus
 from index import Config, KnowledgeBase
 from index.config import EmbeddingConfig
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 
 
 def measure(service: AnswerService, questions: list[Question], label: str) -> None:

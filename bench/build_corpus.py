@@ -13,7 +13,7 @@ from _common import CACHE, DEV_DIR, require_dev_dir
 from bot.evaluation.realtimeqa import load_dataset, open_corpus
 from index import Config
 from index.config import EmbeddingConfig
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 
 
 def main() -> None:

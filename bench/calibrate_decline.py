@@ -24,7 +24,7 @@ from bot.evaluation.realtimeqa import load_dataset, open_corpus
 from bot.evaluation.scoring import evaluate
 from index import Config
 from index.config import EmbeddingConfig
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 
 
 def main() -> None:

@@ -30,7 +30,7 @@ from bot.discord import Backend, GeobotClient
 from bot.evaluation.realtimeqa import load_dataset, open_corpus
 from bot.state import BotState
 from index.config import EmbeddingConfig
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 
 
 async def lag_monitor(stop: asyncio.Event, worst: list[float]) -> None:

@@ -36,11 +36,11 @@ from _common import DEV_DIR, require_dev_dir
 from bot.evaluation.realtimeqa import load_dataset
 from index import Config, KnowledgeBase
 from index.config import EmbeddingConfig, FetchConfig
-from index.embedding import SentenceTransformerEmbedder
-from index.feed_store import FeedStore
-from index.fetch import Fetcher
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 from index.models import ParsedArticle
-from index.polling import FeedPoller
+from index.web.feed_store import FeedStore
+from index.web.fetch import Fetcher
+from index.web.polling import FeedPoller
 
 PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{title} | {site}</title>

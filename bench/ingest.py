@@ -23,7 +23,7 @@ from _common import DEV_DIR, require_dev_dir
 from bot.evaluation.realtimeqa import load_dataset
 from index import Config, KnowledgeBase
 from index.config import EmbeddingConfig
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 from index.knowledge_base import embedding_text
 
 

@@ -29,9 +29,9 @@ from _common import CACHE, DEV_DIR, disk_bytes, require_dev_dir, rss_mb, summary
 from bot.evaluation.realtimeqa import load_dataset, open_corpus
 from index import Config, KnowledgeBase
 from index.config import EmbeddingConfig
-from index.embedding import SentenceTransformerEmbedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 from index.models import Span
-from index.store import ArticleFilter, NewPassage
+from index.storage.sqlite_store import ArticleFilter, NewPassage
 
 MODES = ("hybrid", "dense", "keyword")
 
@@ -94,7 +94,7 @@ def agreement(
 def pad(folder: Path, target: int, seed: int = 7) -> int:
     """Add synthetic passages to the store in `folder` until it holds `target`."""
     rng = random.Random(seed)
-    from index.store import SQLiteStore
+    from index.storage.sqlite_store import SQLiteStore
 
     store = SQLiteStore(folder / "geobot.sqlite3")
     have = store.passage_count()

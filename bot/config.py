@@ -7,12 +7,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from index.config import Config, _Section
+from index.config import Config, ConfigSection
 
 __all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig"]
 
 
-class AnswerConfig(_Section):
+class AnswerConfig(ConfigSection):
     word_budget: int = Field(
         default=100, ge=10, le=1000, description="longest extractive answer, in words"
     )
@@ -66,7 +66,7 @@ class AnswerConfig(_Section):
     summary_word_budget: int = Field(default=180, ge=20, le=2000)
 
 
-class LLMConfig(_Section):
+class LLMConfig(ConfigSection):
     """An OpenAI-compatible server (llama.cpp, Ollama, vLLM) that writes answers.
 
     Off by default: answers are then the extractive quotes. The API key, when the server
@@ -100,7 +100,7 @@ class LLMConfig(_Section):
     )
 
 
-class DiscordConfig(_Section):
+class DiscordConfig(ConfigSection):
     """The Discord front end. The token is never read from here: only `DISCORD_TOKEN`."""
 
     dev_guild_id: int | None = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from index.polling import FeedReport
+from index.web.polling import FeedReport
 
 __all__ = ["describe_feed_report", "format_wait"]
 

@@ -5,7 +5,8 @@ Nothing here imports discord or the bot: dependencies point one way, ``bot -> in
 """
 
 from index.config import Config, load_config
-from index.embedding import Embedder, SentenceTransformerEmbedder
+from index.embedding.embedder import Embedder
+from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 from index.errors import (
     BadInputError,
     ConfigError,
@@ -16,7 +17,7 @@ from index.errors import (
     QueryError,
     StoreError,
 )
-from index.knowledge_base import KnowledgeBase, SearchMode, StoreStats
+from index.knowledge_base import KnowledgeBase, SearchMode
 from index.models import (
     Article,
     FailedInput,
@@ -25,6 +26,7 @@ from index.models import (
     Passage,
     SearchHit,
     Span,
+    StoreStats,
 )
 
 __all__ = [

@@ -25,6 +25,7 @@ from index.errors import ConfigError
 __all__ = [
     "ChunkingConfig",
     "Config",
+    "ConfigSection",
     "EmbeddingConfig",
     "FeedsConfig",
     "FetchConfig",
@@ -41,11 +42,14 @@ ENV_PREFIX = "GEOBOT_"
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 
 
-class _Section(BaseModel):
+class ConfigSection(BaseModel):
+    """A section of the configuration: frozen, and unknown keys are errors. The bot's own
+    sections subclass it too."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class EmbeddingConfig(_Section):
+class EmbeddingConfig(ConfigSection):
     model: str = Field(
         default=BUNDLED_MODEL,
         description="sentence-transformers model name or local path; the default is the "
@@ -66,7 +70,7 @@ class EmbeddingConfig(_Section):
     )
 
 
-class ChunkingConfig(_Section):
+class ChunkingConfig(ConfigSection):
     max_tokens: int = Field(
         default=0,
         ge=0,
@@ -85,7 +89,7 @@ class ChunkingConfig(_Section):
     )
 
 
-class VectorIndexConfig(_Section):
+class VectorIndexConfig(ConfigSection):
     factory: str = Field(
         default="SQfp16",
         description="FAISS index factory string (inner product): 'SQfp16' (default) and "
@@ -104,12 +108,12 @@ class VectorIndexConfig(_Section):
     )
 
 
-class IngestConfig(_Section):
+class IngestConfig(ConfigSection):
     max_file_bytes: int = Field(default=50_000_000, ge=1)
     max_article_chars: int = Field(default=2_000_000, ge=1)
 
 
-class FetchConfig(_Section):
+class FetchConfig(ConfigSection):
     """How geobot downloads article pages and feeds: a polite, bounded HTTP client."""
 
     user_agent: str = Field(
@@ -132,7 +136,7 @@ class FetchConfig(_Section):
     )
 
 
-class FeedsConfig(_Section):
+class FeedsConfig(ConfigSection):
     """How feeds are polled (`geobot feeds poll`, and in the background by `geobot bot`)."""
 
     poll_interval_minutes: float = Field(
@@ -149,7 +153,7 @@ class FeedsConfig(_Section):
     )
 
 
-class OutletInfo(_Section):
+class OutletInfo(ConfigSection):
     """An outlet as the domain-to-outlet table names it."""
 
     name: str = Field(min_length=1)
@@ -160,7 +164,7 @@ class OutletInfo(_Section):
     )
 
 
-class SearchConfig(_Section):
+class SearchConfig(ConfigSection):
     k: int = Field(default=5, ge=1, le=1000)
     mode: Literal["hybrid", "dense", "keyword"] = "hybrid"
     candidates: int = Field(
@@ -190,7 +194,7 @@ class SearchConfig(_Section):
     )
 
 
-class Config(_Section):
+class Config(ConfigSection):
     data_dir: Path | None = Field(
         default=None, description="where the knowledge base lives; default: the user data folder"
     )
@@ -204,7 +208,7 @@ class Config(_Section):
     outlets: dict[str, OutletInfo] = Field(
         default_factory=dict,
         description="domain -> outlet name and country; extends and overrides the built-in "
-        "table (index/outlets.py); a domain also covers its subdomains",
+        "table (index/sources/outlets.py); a domain also covers its subdomains",
     )
 
     def resolved_data_dir(self) -> Path:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 __all__ = [
     "Article",
     "FailedInput",
     "IngestReport",
+    "ParseResult",
     "ParsedArticle",
     "Passage",
     "SearchHit",
     "Span",
+    "StoreStats",
 ]
 
 
@@ -96,6 +99,14 @@ class FailedInput:
 
 
 @dataclass(frozen=True)
+class ParseResult:
+    """What one file yielded: its articles, and the records inside it that were skipped."""
+
+    articles: tuple[ParsedArticle, ...]
+    failures: tuple[FailedInput, ...] = ()
+
+
+@dataclass(frozen=True)
 class IngestReport:
     """What one `ingest` run did."""
 
@@ -105,3 +116,20 @@ class IngestReport:
     removed: int = 0
     passages_embedded: int = 0
     failed: tuple[FailedInput, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class StoreStats:
+    """What a knowledge base holds: counts, date span, outlets, model, index and disk use."""
+
+    articles: int
+    passages: int
+    vectors: int
+    earliest: datetime | None
+    latest: datetime | None
+    outlets: tuple[tuple[str, int], ...]
+    model: str
+    dimension: int
+    index_factory: str
+    data_dir: Path
+    disk_bytes: int

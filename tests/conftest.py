@@ -60,7 +60,7 @@ def kb(config: Config, fake_embedder: HashingEmbedder) -> Iterator[KnowledgeBase
 def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
     """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
     from index.config import EmbeddingConfig
-    from index.embedding import SentenceTransformerEmbedder
+    from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 
     cache = tmp_path_factory.mktemp("models")
     return SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=cache)

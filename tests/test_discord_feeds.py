@@ -33,9 +33,9 @@ from bot.config import BotConfig
 from bot.discord import Backend, GeobotClient, messages, render
 from index import KnowledgeBase, ParsedArticle
 from index.config import FeedsConfig, FetchConfig
-from index.feed_store import Feed, FeedStore
 from index.models import FailedInput
-from index.polling import FeedReport, PollReport
+from index.web.feed_store import Feed, FeedStore
+from index.web.polling import FeedReport, PollReport
 
 fake_discord = fixtures.fake_discord
 

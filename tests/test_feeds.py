@@ -9,9 +9,9 @@ import pytest
 
 from index import BadInputError, Config, KnowledgeBase, NotFoundError, ParsedArticle
 from index.config import OutletInfo
-from index.feed_store import EntryOutcome, FeedStore
-from index.feeds import parse_feed
-from index.outlets import OutletTable, domain_of
+from index.sources.outlets import OutletTable, domain_of
+from index.web.feed_store import EntryOutcome, FeedStore
+from index.web.feeds import parse_feed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 BASE = "https://news.example"

@@ -1,4 +1,4 @@
-"""The polite fetcher (index/fetch.py) against a real HTTP server on 127.0.0.1."""
+"""The polite fetcher (index/web/fetch.py) against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from local_http import LocalHTTPServer
 
 from index.config import FetchConfig
 from index.errors import BadInputError, FetchError
-from index.fetch import FetchedResource, Fetcher, FetchKind
+from index.web.fetch import FetchedResource, Fetcher, FetchKind
 
 PAGE = "<!doctype html><html><head><title>Story</title></head><body><p>Text.</p></body></html>"
 RSS = (

@@ -1,4 +1,4 @@
-"""Tests of HTML article extraction (index/html.py) and of HTML files in parse_file."""
+"""Tests of HTML article extraction (index/sources/html.py) and of HTML files in parse_file."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from test_parsing import assert_clean as assert_clean_text
 from test_parsing import paragraphs
 
 from index.errors import BadInputError
-from index.html import extract_html, looks_like_html
 from index.models import ParsedArticle
-from index.parsing import SUPPORTED_SUFFIXES, iter_input_paths, parse_file
+from index.sources.files import SUPPORTED_SUFFIXES, iter_input_paths, parse_file
+from index.sources.html import extract_html, looks_like_html
 
 PAGES = Path(__file__).resolve().parent / "data" / "html"
 JSONLD = PAGES / "jsonld_newsarticle.html"

@@ -315,7 +315,7 @@ _CRASH_SCRIPT = textwrap.dedent(
     sys.path[:0] = [{repo!r}, {tests!r}]
     from fakes import HashingEmbedder
     from index import Config, KnowledgeBase, ParsedArticle
-    from index.store import SQLiteStore
+    from index.storage.sqlite_store import SQLiteStore
 
     def crash(self):
         # The FAISS file is already written with the new generation; die before COMMIT.
@@ -370,7 +370,7 @@ def test_failed_commit_in_process_leaves_search_consistent(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kb.ingest_articles([article(1)])
-    from index.store import SQLiteStore
+    from index.storage.sqlite_store import SQLiteStore
 
     def boom(self: SQLiteStore) -> None:
         raise OSError("disk full")

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-import index.onnx_encoder as onnx_encoder
+import index.embedding.onnx_encoder as onnx_encoder
+from index.embedding.onnx_encoder import OnnxQueryEncoder
 from index.errors import EmbeddingError
-from index.onnx_encoder import OnnxQueryEncoder
 
 pytestmark = pytest.mark.model
 

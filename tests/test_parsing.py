@@ -1,4 +1,4 @@
-"""Tests of the article parsers (index/parsing.py)."""
+"""Tests of the article parsers (index/sources/)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,10 @@ from pathlib import Path
 import pytest
 
 from index.errors import BadInputError
-from index.models import FailedInput
-from index.parsing import (
-    SUPPORTED_SUFFIXES,
-    ParseResult,
-    iter_input_paths,
-    parse_file,
-    parse_published,
-    parse_text,
-)
+from index.models import FailedInput, ParseResult
+from index.sources.dates import parse_published
+from index.sources.files import SUPPORTED_SUFFIXES, iter_input_paths, parse_file
+from index.sources.scraped_text import parse_text
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED = REPO_ROOT / "seeds" / "000_f5aa29004a3adc0e.txt"

@@ -17,10 +17,10 @@ from local_http import LocalHTTPServer
 
 from index import Config, KnowledgeBase
 from index.config import FeedsConfig, FetchConfig
-from index.feed_store import Feed, FeedStore
-from index.fetch import Fetcher
 from index.models import IngestReport, ParsedArticle
-from index.polling import FeedPoller, FeedReport, PollReport, fetch_articles
+from index.web.feed_store import Feed, FeedStore
+from index.web.fetch import Fetcher
+from index.web.polling import FeedPoller, FeedReport, PollReport, fetch_articles
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 ARTICLES = json.loads((FEEDS / "articles.json").read_text(encoding="utf-8"))
@@ -529,20 +529,20 @@ def test_an_unexpected_error_in_one_feed_does_not_end_the_poll(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    import index.polling
+    import index.web.polling
 
     serve_pages(local_http)
     add_feed(feed_kb, local_http, "rss20.xml", "/rss.xml")
     local_http.add("/odd.xml", "<rss version='2.0'><channel><title>odd</title></channel></rss>")
     FeedStore(feed_kb.store).add(local_http.url("/odd.xml"))
-    from index.feeds import parse_feed as real_parse
+    from index.web.feeds import parse_feed as real_parse
 
     def parse(data: bytes, *, url: str, content_type: str | None = None) -> object:
         if url.endswith("/odd.xml"):
             raise RuntimeError("a bug")
         return real_parse(data, url=url, content_type=content_type)
 
-    monkeypatch.setattr(index.polling, "parse_feed", parse)
+    monkeypatch.setattr(index.web.polling, "parse_feed", parse)
     report = poll(feed_kb)
 
     by_url = {f.url: f for f in report.feeds}

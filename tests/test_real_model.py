@@ -15,7 +15,7 @@ from fakes import HashingEmbedder
 from index import Config, KnowledgeBase, ModelMismatchError
 from index.config import IngestConfig
 from index.knowledge_base import INDEX_NAME
-from index.parsing import parse_file
+from index.sources.files import parse_file
 
 pytestmark = pytest.mark.model
 
@@ -191,8 +191,8 @@ _CRASH = textwrap.dedent(
     sys.path[:0] = [{repo!r}]
     from index import Config, KnowledgeBase
     from index.config import EmbeddingConfig
-    from index.embedding import SentenceTransformerEmbedder
-    from index.store import SQLiteStore
+    from index.embedding.sentence_transformer import SentenceTransformerEmbedder
+    from index.storage.sqlite_store import SQLiteStore
 
     embedder = SentenceTransformerEmbedder(EmbeddingConfig(query_backend="torch"))
     kb = KnowledgeBase.open(Config(data_dir=Path({data!r})), embedder)

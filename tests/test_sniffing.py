@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from index.sniffing import looks_like_feed, looks_like_html, sniff_text
+from index.sources.sniffing import looks_like_feed, looks_like_html, sniff_text
 
 
 def test_sniff_text_drops_byte_order_marks_and_leading_space() -> None:

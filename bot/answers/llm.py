@@ -25,7 +25,7 @@ from bot.answers.support import best_evidence, check_support, supporting_text
 from bot.answers.text import word_count
 from bot.config import LLMConfig
 from index import Article, GeobotError, Passage
-from index.sentences import split_sentences
+from index.passages.sentences import split_sentences
 
 __all__ = [
     "ChatClient",

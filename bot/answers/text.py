@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from index.store import STOPWORDS
+from index.storage.stopwords import STOPWORDS
 
 __all__ = ["content_terms", "stem", "stems", "word_count", "words"]
 

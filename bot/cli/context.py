@@ -14,7 +14,7 @@ import click
 from bot.config import BotConfig
 from index import Embedder, KnowledgeBase, NotFoundError, load_config
 from index.knowledge_base import DB_NAME
-from index.store import SQLiteStore
+from index.storage.sqlite_store import SQLiteStore
 
 if TYPE_CHECKING:
     from bot.answers.llm import LLMWriter
@@ -46,7 +46,7 @@ class AppContext:
     def embedder(self) -> Embedder:
         if self.embedder_factory is not None:
             return self.embedder_factory(self.config)
-        from index.embedding import LazyEmbedder
+        from index.embedding.sentence_transformer import LazyEmbedder
 
         return LazyEmbedder(
             self.config.embedding, cache_dir=self.config.resolved_data_dir() / "models"

@@ -16,7 +16,7 @@ from bot.cli.rendering import credit, format_moment
 from bot.feed_reports import describe_feed_report
 
 if TYPE_CHECKING:
-    from index.polling import PollReport
+    from index.web.polling import PollReport
 
 __all__ = ["feeds_add", "feeds_group", "feeds_list", "feeds_poll", "feeds_remove"]
 
@@ -43,7 +43,7 @@ def feeds_add(
     data_dir: Path | None,
 ) -> None:
     """Follow the feed at URL; it is polled by `geobot feeds poll` and by the bot."""
-    from index.feed_store import FeedStore
+    from index.web.feed_store import FeedStore
 
     app = app_context(config_path, data_dir)
     with app.knowledge_base() as kb:
@@ -60,7 +60,7 @@ def feeds_add(
 @common_options
 def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Show the feeds followed and how their polling stands."""
-    from index.feed_store import FeedStore
+    from index.web.feed_store import FeedStore
 
     app = app_context(config_path, data_dir)
     with app.knowledge_base() as kb:
@@ -89,7 +89,7 @@ def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -
 @common_options
 def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> None:
     """Stop following the feed at URL (the articles it brought stay)."""
-    from index.feed_store import FeedStore
+    from index.web.feed_store import FeedStore
 
     app = app_context(config_path, data_dir)
     with app.knowledge_base() as kb:
@@ -102,9 +102,9 @@ def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> N
 @common_options
 def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Poll every feed once: fetch new entries' pages and ingest them."""
-    from index.feed_store import FeedStore
-    from index.fetch import Fetcher
-    from index.polling import FeedPoller
+    from index.web.feed_store import FeedStore
+    from index.web.fetch import Fetcher
+    from index.web.polling import FeedPoller
 
     app = app_context(config_path, data_dir)
     with app.knowledge_base() as kb:

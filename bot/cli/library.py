@@ -28,7 +28,7 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
     http(s):// URLs of article pages."""
     from tqdm import tqdm
 
-    from index.polling import is_url
+    from index.web.polling import is_url
 
     urls = [item for item in inputs if is_url(item)]
     paths = [Path(item) for item in inputs if not is_url(item)]
@@ -60,8 +60,8 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
 
 
 async def _ingest_urls(kb: KnowledgeBase, config: BotConfig, urls: list[str]) -> IngestReport:
-    from index.fetch import Fetcher
-    from index.polling import ingest_urls
+    from index.web.fetch import Fetcher
+    from index.web.polling import ingest_urls
 
     async with Fetcher(config.fetch) as fetcher:
         return await ingest_urls(kb, fetcher, urls)

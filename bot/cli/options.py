@@ -121,7 +121,7 @@ COUNTRY_HELP = "Only articles from outlets of this country (ISO code, e.g. GB)."
 
 
 def check_country(value: str | None) -> str | None:
-    from index.outlets import country_code
+    from index.sources.outlets import country_code
 
     if value is None:
         return None

@@ -38,9 +38,9 @@ from bot.discord.errors import UserError
 from bot.discord.text import NO_PINGS
 from bot.discord.tree import GeobotTree
 from bot.feed_reports import describe_feed_report
-from index.feed_store import Feed, FeedStore
-from index.fetch import Fetcher
-from index.polling import FeedPoller, FeedReport, PollReport
+from index.web.feed_store import Feed, FeedStore
+from index.web.fetch import Fetcher
+from index.web.polling import FeedPoller, FeedReport, PollReport
 
 __all__ = ["GeobotClient", "build_client"]
 

@@ -18,9 +18,9 @@ from bot.answers.models import Answer
 from bot.config import BotConfig, DiscordConfig
 from bot.discord.backend import Backend
 from bot.discord.cooldowns import Cooldowns
-from index.feed_store import Feed, FeedStore
-from index.fetch import Fetcher
-from index.polling import PollReport
+from index.web.feed_store import Feed, FeedStore
+from index.web.fetch import Fetcher
+from index.web.polling import PollReport
 
 __all__ = ["ClientAPI", "client_of"]
 

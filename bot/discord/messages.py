@@ -7,8 +7,8 @@ import discord
 from bot.discord.text import format_day, neutralize_mentions, outlet_credit
 from bot.feed_reports import describe_feed_report
 from index import Article, IngestReport, StoreStats
-from index.feed_store import Feed
-from index.polling import PollReport
+from index.web.feed_store import Feed
+from index.web.polling import PollReport
 
 __all__ = [
     "choice_name",

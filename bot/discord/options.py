@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from bot.discord.errors import UserError
-from index.outlets import country_code
+from index.sources.outlets import country_code
 
 __all__ = ["COUNTRY_HELP", "OUTLET_HELP", "parse_country", "parse_day", "parse_outlet"]
 

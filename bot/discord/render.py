@@ -38,8 +38,8 @@ from bot.discord.text import (
     source_credit,
     trim,
 )
-from index.feed_store import Feed
 from index.models import Article, SearchHit
+from index.web.feed_store import Feed
 
 __all__ = [
     "LIMITS",

@@ -19,7 +19,7 @@ from bot.discord.errors import UserError
 from bot.discord.options import parse_country, parse_outlet
 from bot.discord.text import NO_PINGS, neutralize_mentions
 from index import NotFoundError
-from index.feed_store import FeedStore, check_feed_url
+from index.web.feed_store import FeedStore, check_feed_url
 
 __all__ = ["COMMANDS", "feed_url_for", "feeds"]
 

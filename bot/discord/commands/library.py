@@ -19,7 +19,7 @@ from bot.discord.checks import require_manage_server
 from bot.discord.client_api import ClientAPI, client_of
 from bot.discord.errors import UserError
 from bot.discord.text import NO_PINGS, neutralize_mentions
-from index.polling import ingest_urls, is_url
+from index.web.polling import ingest_urls, is_url
 
 __all__ = ["COMMANDS", "ingest", "remove", "stats"]
 

@@ -37,17 +37,17 @@ from trafilatura.settings import Document
 
 from index.errors import BadInputError
 from index.models import ParsedArticle
-from index.outlets import domain_of
-from index.parsing import (
-    _check_length,
-    _collapse,
-    _is_edge_boilerplate,
-    _is_exact_boilerplate,
-    _prepare,
-    _title_from_text,
-    parse_published,
+from index.sources.cleanup import (
+    check_article_length,
+    collapse_whitespace,
+    is_edge_boilerplate,
+    is_exact_boilerplate,
+    prepare_text,
+    title_from_text,
 )
-from index.sniffing import BOMS, is_xml_feed, looks_like_html, sniff_text
+from index.sources.dates import parse_published
+from index.sources.outlets import domain_of
+from index.sources.sniffing import BOMS, is_xml_feed, looks_like_html, sniff_text
 
 __all__ = ["extract_html", "looks_like_html"]
 
@@ -135,7 +135,7 @@ def extract_html(
         raise BadInputError(source, "no article text found in the page")
     page_url = _clean_field(document.url) or url
     article = ParsedArticle(
-        title=title or _title_from_text(paragraphs[0]),
+        title=title or title_from_text(paragraphs[0]),
         text="\n\n".join(paragraphs),
         source=source,
         url=page_url,
@@ -144,7 +144,7 @@ def extract_html(
         language=_clean_field(document.language) or _page_language(tree),
         author=_authors(document.author),
     )
-    _check_length(article, max_article_chars)
+    check_article_length(article, max_article_chars)
     return article
 
 
@@ -265,7 +265,7 @@ def _page_language(tree: HtmlElement) -> str | None:
 
 
 def _clean_field(value: str | None) -> str | None:
-    return (_collapse(value) or None) if value else None
+    return (collapse_whitespace(value) or None) if value else None
 
 
 # --------------------------------------------------------------------------------------
@@ -276,8 +276,8 @@ def _clean_field(value: str | None) -> str | None:
 def _paragraphs(text: str, title: str | None) -> list[str]:
     """trafilatura's lines as clean paragraphs, without the headline and leftover chrome."""
     paragraphs: list[str] = []
-    for line in _prepare(text).split("\n"):
-        paragraph = _collapse(line)
+    for line in prepare_text(text).split("\n"):
+        paragraph = collapse_whitespace(line)
         if paragraph.startswith(_LIST_ITEM_PREFIX):
             paragraph = paragraph[len(_LIST_ITEM_PREFIX) :].strip()
         if paragraph and not _is_inline_boilerplate(paragraph):
@@ -285,15 +285,15 @@ def _paragraphs(text: str, title: str | None) -> list[str]:
     title_key = title.casefold() if title else None
     start, end = 0, len(paragraphs)
     while start < end and (
-        paragraphs[start].casefold() == title_key or _is_edge_boilerplate(paragraphs[start])
+        paragraphs[start].casefold() == title_key or is_edge_boilerplate(paragraphs[start])
     ):
         start += 1
-    while end > start and _is_edge_boilerplate(paragraphs[end - 1]):
+    while end > start and is_edge_boilerplate(paragraphs[end - 1]):
         end -= 1
     return paragraphs[start:end]
 
 
 def _is_inline_boilerplate(paragraph: str) -> bool:
-    return _is_exact_boilerplate(paragraph) or (
+    return is_exact_boilerplate(paragraph) or (
         len(paragraph) <= _MAX_INLINE_PROMO_CHARS and _INLINE_PROMO_RE.match(paragraph) is not None
     )

@@ -9,7 +9,6 @@ two writes, a file copied from elsewhere) is detected when the store is opened.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import uuid
@@ -24,214 +23,10 @@ import numpy.typing as npt
 
 from index.errors import StoreError
 from index.models import Article, Passage, Span
+from index.storage.keyword_query import fts_query
+from index.storage.schema import SCHEMA, SCHEMA_VERSION
 
-__all__ = [
-    "STOPWORDS",
-    "ArticleFilter",
-    "NewPassage",
-    "SQLiteStore",
-    "fts_query",
-    "match_expression",
-    "query_terms",
-]
-
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS articles (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    key TEXT NOT NULL UNIQUE,
-    url TEXT,
-    title TEXT NOT NULL,
-    outlet TEXT,
-    country TEXT,
-    language TEXT,
-    author TEXT,
-    published TEXT,
-    text TEXT NOT NULL,
-    content_hash TEXT NOT NULL,
-    source TEXT NOT NULL,
-    added_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_outlet ON articles(outlet COLLATE NOCASE);
-CREATE INDEX IF NOT EXISTS articles_country ON articles(country COLLATE NOCASE);
-CREATE TABLE IF NOT EXISTS passages (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
-    ordinal INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    sentences TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    title, body, tokenize = 'porter unicode61 remove_diacritics 2'
-);
-"""
-
-# Words too common to help a keyword search; dropping them also keeps FTS5 from walking
-# posting lists that cover most of the collection.
-STOPWORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "s",
-        "t",
-        "don",
-    ]
-)
-_WORD = re.compile(r"\w+", re.UNICODE)
-
-
-def fts_query(text: str) -> str | None:
-    """An FTS5 MATCH expression for free text typed by a user, or None if it has no words.
-
-    Every term is double-quoted, so punctuation and FTS5 syntax in the input (quotes,
-    `*`, `-`, `:`, `^`, NEAR, AND/OR/NOT) are searched as plain words and never raise.
-    Terms are OR-ed: bm25 ranks passages holding more (and rarer) terms higher.
-    """
-    return match_expression(query_terms(text))
-
-
-def query_terms(text: str) -> list[str]:
-    """The distinct words of `text` worth searching for: stopwords go unless that is all."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    content = [w for w in words if w not in STOPWORDS]
-    return list(dict.fromkeys(content or words))[:64]
-
-
-def match_expression(terms: Sequence[str]) -> str | None:
-    if not terms:
-        return None
-    return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+__all__ = ["ArticleFilter", "ArticleRow", "NewPassage", "SQLiteStore"]
 
 
 @dataclass(frozen=True)
@@ -306,7 +101,7 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         try:
             self._writer = self._connect()
-            self._writer.executescript(_SCHEMA)
+            self._writer.executescript(SCHEMA)
             self._init_meta()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open knowledge base {path}: {exc}") from None

@@ -25,14 +25,15 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TypeVar
 
+from index.article_identity import article_key
 from index.config import Config
 from index.errors import BadInputError
-from index.feed_store import EntryOutcome, Feed, FeedStore
-from index.feeds import FeedEntry, parse_feed
-from index.fetch import Fetcher
-from index.html import extract_html
-from index.knowledge_base import KnowledgeBase, article_key
+from index.knowledge_base import KnowledgeBase
 from index.models import FailedInput, IngestReport, ParsedArticle
+from index.sources.html import extract_html
+from index.web.feed_store import EntryOutcome, Feed, FeedStore
+from index.web.feeds import FeedEntry, parse_feed
+from index.web.fetch import Fetcher
 
 __all__ = [
     "FeedPoller",

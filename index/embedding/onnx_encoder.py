@@ -9,37 +9,22 @@ when the machine is idle, but costs several ms (spinning thread pool) when the o
 busy, and int8 gains nothing from it.
 
 The export is taken from the *loaded* model (not downloaded), so the ONNX graph has exactly the
-weights the torch model uses, and is cached on disk::
-
-    cache_dir/
-        <model-slug>-<key>-fp32/model.onnx   exported graph with weights (+ meta.json)
-        <model-slug>-<key>-int8/model.onnx   dynamically quantised copy of it (+ meta.json)
-        .tmp-*/                              an export in progress (renamed into place when done)
-
-``<key>`` hashes the model id, the weights themselves (every tensor of the transformer, ~70 ms
-to hash for MiniLM), the model config, the export settings and :data:`FORMAT_VERSION`, so a
-changed model or a changed export recipe never silently reuses a stale graph. Each entry is
-written into a temporary folder and renamed into place, so a crash never leaves a half-written
-model under a final name. On top of that, every time an encoder is built it embeds a few probe
-sentences with both torch and onnxruntime and refuses (EmbeddingError) to return an encoder
-whose vectors disagree with the torch model's.
+weights the torch model uses, and is cached on disk (:mod:`index.embedding.onnx_cache`), keyed
+by the model, its weights and the export settings. Every time an encoder is built it embeds a
+few probe sentences with both torch and onnxruntime and refuses (EmbeddingError) to return an
+encoder whose vectors disagree with the torch model's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
-import json
 import logging
-import os
 import platform
 import re
 import shutil
-import tempfile
 import threading
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -49,6 +34,7 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from index.embedding.onnx_cache import MODEL_FILE, cache_key, publish_entry, weights_digest
 from index.errors import EmbeddingError
 
 if TYPE_CHECKING:
@@ -59,16 +45,7 @@ __all__ = ["OnnxQueryEncoder"]
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the export recipe (graph inputs/outputs, quantisation settings...) changes, so
-#: caches written by older code are ignored rather than loaded.
-FORMAT_VERSION: Final = 1
-
 _OPSET: Final = 17
-_MODEL_FILE: Final = "model.onnx"
-_META_FILE: Final = "meta.json"
-_TMP_PREFIX: Final = ".tmp-"
-# A temporary export folder older than this is a leftover of a crashed process: remove it.
-_STALE_TMP_SECONDS: Final = 3600.0
 # Inputs the HF encoders take; whichever of these the tokenizer produces become graph inputs.
 _GRAPH_INPUTS: Final = ("input_ids", "attention_mask", "token_type_ids")
 # Texts are run through onnxruntime in groups of this many, sorted by length, so that one long
@@ -183,35 +160,38 @@ class OnnxQueryEncoder:
             raise EmbeddingError(
                 f"onnx encoder: cannot create cache folder {cache_dir}: {exc}"
             ) from exc
-        weights = _weights_digest(auto_model)
+        weights = weights_digest(auto_model)
         slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("._")[:60] or "model"
 
         def entry_for(int8: bool) -> Path:
-            key = _cache_key(model_id, auto_model, weights, input_names, int8)
+            quantizer = _quantizer_recipe() if int8 else None
+            key = cache_key(
+                model_id, auto_model, weights, input_names, opset=_OPSET, quantizer=quantizer
+            )
             return cache_dir / f"{slug}-{key[:16]}-{'int8' if int8 else 'fp32'}"
 
         entry, fp32 = entry_for(quantize), entry_for(False)
 
         def export() -> None:
-            _publish(fp32, lambda tmp: _export(auto_model, input_names, tmp / _MODEL_FILE))
+            publish_entry(fp32, lambda tmp: _export(auto_model, input_names, tmp / MODEL_FILE))
 
         def build() -> None:
-            had_fp32 = (fp32 / _MODEL_FILE).is_file()
+            had_fp32 = (fp32 / MODEL_FILE).is_file()
             if not had_fp32:
                 export()
             if not quantize:
                 return
             try:
-                _publish(entry, lambda tmp: _quantize(fp32 / _MODEL_FILE, tmp / _MODEL_FILE))
+                publish_entry(entry, lambda tmp: _quantize(fp32 / MODEL_FILE, tmp / MODEL_FILE))
             except EmbeddingError:
                 if not had_fp32:
                     raise
                 # The cached fp32 graph it quantises may be damaged: re-export it, retry once.
                 shutil.rmtree(fp32, ignore_errors=True)
                 export()
-                _publish(entry, lambda tmp: _quantize(fp32 / _MODEL_FILE, tmp / _MODEL_FILE))
+                publish_entry(entry, lambda tmp: _quantize(fp32 / MODEL_FILE, tmp / MODEL_FILE))
 
-        reused = (entry / _MODEL_FILE).is_file()
+        reused = (entry / MODEL_FILE).is_file()
         if not reused:
             build()
         try:
@@ -248,13 +228,13 @@ class OnnxQueryEncoder:
         options.log_severity_level = 3  # warnings about unused initialisers etc. are noise here
         try:
             session = ort.InferenceSession(
-                str(entry / _MODEL_FILE), options, providers=["CPUExecutionProvider"]
+                str(entry / MODEL_FILE), options, providers=["CPUExecutionProvider"]
             )
         except Exception as exc:  # onnxruntime raises its own (non-public) exception classes
-            raise EmbeddingError(f"onnx encoder: cannot load {entry / _MODEL_FILE}: {exc}") from exc
+            raise EmbeddingError(f"onnx encoder: cannot load {entry / MODEL_FILE}: {exc}") from exc
         hidden = session.get_outputs()[0].shape[-1]
         if not isinstance(hidden, int):
-            raise EmbeddingError(f"onnx encoder: {entry / _MODEL_FILE} has no fixed hidden size")
+            raise EmbeddingError(f"onnx encoder: {entry / MODEL_FILE} has no fixed hidden size")
         encoder = cls(session, spec, pooling_modes, hidden * len(pooling_modes))
 
         try:
@@ -459,109 +439,6 @@ def _pool(hidden: FloatArray, mask: IntArray, modes: tuple[str, ...]) -> FloatAr
 # --------------------------------------------------------------------------- cache and export
 
 
-def _cache_key(
-    model_id: str,
-    auto_model: torch.nn.Module,
-    weights_digest: str,
-    input_names: list[str],
-    quantize: bool,
-) -> str:
-    """Hex digest naming one cache entry; see the module docstring for what goes in."""
-    header = {
-        "format": FORMAT_VERSION,
-        "model_id": model_id,
-        "opset": _OPSET,
-        "inputs": input_names,
-        "quantize": quantize,
-        # The quantisation recipe, including the CPU-dependent reduce_range choice.
-        "quantizer": f"matmul-per-channel-qint8-rr{int(_needs_reduce_range())}"
-        if quantize
-        else None,
-        "config": _config_json(auto_model),
-    }
-    text = json.dumps(header, sort_keys=True, default=str) + weights_digest
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _config_json(auto_model: torch.nn.Module) -> str | None:
-    config: Any = getattr(auto_model, "config", None)
-    to_json = getattr(config, "to_json_string", None)
-    return str(to_json(use_diff=False)) if callable(to_json) else None
-
-
-def _weights_digest(auto_model: torch.nn.Module) -> str:
-    """SHA-256 of every tensor of the model (names, dtypes, shapes and bytes).
-
-    Hashing the weights themselves rather than their file's size/mtime: the same bytes loaded
-    from anywhere hit the cache, and weights changed in memory (or a file replaced in place with
-    the same size and mtime) never do. ~70 ms for MiniLM's 90 MB.
-    """
-    import torch
-
-    digest = hashlib.sha256()
-    with torch.no_grad():
-        for name, tensor in auto_model.state_dict().items():
-            flat = tensor.detach().to("cpu").contiguous().reshape(-1)
-            digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
-            if flat.numel():
-                digest.update(memoryview(flat.view(torch.uint8).numpy()))
-    return digest.hexdigest()
-
-
-def _publish(entry: Path, write: Callable[[Path], None]) -> None:
-    """Create cache folder ``entry`` atomically: ``write`` fills a temp folder, then rename.
-
-    If another process publishes the same entry first, ours is discarded (theirs is identical).
-    """
-    parent = entry.parent
-    _remove_stale_temps(parent)
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=_TMP_PREFIX, dir=parent))
-    except OSError as exc:
-        raise EmbeddingError(f"onnx encoder: cannot write in cache folder {parent}: {exc}") from exc
-    try:
-        started = time.perf_counter()
-        write(tmp)
-        meta = {"format": FORMAT_VERSION, "entry": entry.name, "created": time.time()}
-        (tmp / _META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        for path in tmp.iterdir():
-            _fsync(path)
-        _fsync(tmp)
-        try:
-            os.rename(tmp, entry)
-        except OSError:
-            if not (entry / _MODEL_FILE).is_file():
-                raise
-            # Lost a race with another process writing the same entry: keep theirs.
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            _fsync(parent)
-        logger.info("onnx encoder: wrote %s in %.1f s", entry, time.perf_counter() - started)
-    except BaseException as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if isinstance(exc, EmbeddingError) or not isinstance(exc, Exception):
-            raise
-        raise EmbeddingError(f"onnx encoder: cannot write {entry}: {exc}") from exc
-
-
-def _remove_stale_temps(parent: Path) -> None:
-    now = time.time()
-    for path in parent.glob(f"{_TMP_PREFIX}*"):
-        with contextlib.suppress(OSError):
-            if now - path.stat().st_mtime > _STALE_TMP_SECONDS:
-                shutil.rmtree(path, ignore_errors=True)
-
-
-def _fsync(path: Path) -> None:
-    """Flush ``path`` (a file or folder) to disk, so a rename never outlives its contents."""
-    with contextlib.suppress(OSError):
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def _export(auto_model: torch.nn.Module, input_names: list[str], path: Path) -> None:
     """Export the HF transformer's ``last_hidden_state`` to ``path`` (TorchScript exporter)."""
     import torch
@@ -638,6 +515,12 @@ def _quantize(source: Path, target: Path) -> None:
             reduce_range=_needs_reduce_range(),
             weight_type=QuantType.QInt8,
         )
+
+
+def _quantizer_recipe() -> str:
+    """The quantisation recipe, including the CPU-dependent reduce_range choice, as the cache
+    key records it."""
+    return f"matmul-per-channel-qint8-rr{int(_needs_reduce_range())}"
 
 
 def _needs_reduce_range() -> bool:

@@ -49,7 +49,7 @@ import httpx
 
 from index.config import FetchConfig
 from index.errors import FetchError
-from index.sniffing import looks_like_feed, looks_like_html
+from index.sources.sniffing import looks_like_feed, looks_like_html
 
 __all__ = ["FetchKind", "FetchedResource", "Fetcher"]
 

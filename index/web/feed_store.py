@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from index.errors import BadInputError, NotFoundError
-from index.outlets import country_code
-from index.store import SQLiteStore
+from index.sources.outlets import country_code
+from index.storage.sqlite_store import SQLiteStore
 
 __all__ = ["EntryOutcome", "Feed", "FeedStore", "check_feed_url"]
 

@@ -1,9 +1,10 @@
-"""Embedding models: the interface the knowledge base needs, and the sentence-transformers one.
+"""Sentence-transformers models behind the :class:`~index.embedding.embedder.Embedder` interface.
 
-The knowledge base only sees the :class:`Embedder` protocol, so tests pass a small
-deterministic fake and users can configure any sentence-transformers model. Documents are
-embedded in large batches with torch (both cores); a single query goes through the same
-model exported to ONNX when configured, which is several times faster for one short text.
+Any sentence-transformers model can be configured; the default is the bundled
+all-MiniLM-L6-v2. Documents are embedded in large batches with torch (both cores); a single
+query goes through the same model exported to ONNX when ``[embedding] query_backend`` says
+so (:mod:`index.embedding.onnx_encoder`), which is several times faster for one short text.
+:class:`LazyEmbedder` is the same model, loaded on first real use.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
 
 from index.config import BUNDLED_MODEL, EmbeddingConfig
+from index.embedding.embedder import Vectors
 from index.errors import EmbeddingError
 
 if TYPE_CHECKING:
@@ -26,56 +27,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BUNDLED_MODEL_ID",
-    "Embedder",
     "LazyEmbedder",
     "SentenceTransformerEmbedder",
-    "Vectors",
     "resolve_model_path",
 ]
 
 log = logging.getLogger(__name__)
 
-Vectors = npt.NDArray[np.float32]
 BUNDLED_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
-
-
-@runtime_checkable
-class Embedder(Protocol):
-    """What the knowledge base needs from an embedding model."""
-
-    @property
-    def model_id(self) -> str:
-        """A stable name of the model, recorded in the store that its vectors built."""
-        ...
-
-    @property
-    def dimension(self) -> int: ...
-
-    @property
-    def max_tokens(self) -> int:
-        """The model's window in word pieces, special tokens included."""
-        ...
-
-    @property
-    def special_tokens(self) -> int:
-        """How many special tokens the model adds to every text (2 for BERT: [CLS], [SEP])."""
-        ...
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Word pieces of each text, without special tokens."""
-        ...
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        """Character span of each word piece of `text`."""
-        ...
-
-    def embed_documents(self, texts: Sequence[str]) -> Vectors:
-        """Unit-length float32 vectors, one row per text."""
-        ...
-
-    def embed_query(self, text: str) -> Vectors:
-        """One unit-length float32 vector, shape (dimension,)."""
-        ...
 
 
 def resolve_model_path(model: str) -> str:
@@ -130,7 +89,7 @@ class SentenceTransformerEmbedder:
             self._query_encoder = self._load_onnx(cache_dir)
 
     def _load_onnx(self, cache_dir: Path | None) -> Any:
-        from index.onnx_encoder import OnnxQueryEncoder
+        from index.embedding.onnx_encoder import OnnxQueryEncoder
 
         if cache_dir is None:
             from index.config import default_data_dir

@@ -1,7 +1,7 @@
 """News feeds (RSS 0.9x, 1.0, 2.0 and Atom) read by feedparser into typed entries.
 
-Only parsing lives here: fetching is `index.fetch`, feed state `index.feed_store`, and a
-poll that ties them to the knowledge base `index.polling`.
+Only parsing lives here: fetching is `index.web.fetch`, feed state `index.web.feed_store`, and a
+poll that ties them to the knowledge base `index.web.polling`.
 """
 
 from __future__ import annotations
