@@ -48,7 +48,7 @@ class AnswerConfig(ConfigSection):
         le=1.0,
         description="decline when the answer's confidence (half the best passage "
         "similarity, half the share of the question the best sentence covers) is lower; "
-        "calibrated on the RealTimeQA dev set (see README)",
+        "calibrated on the RealTimeQA dev set (see docs/evaluation.md)",
     )
     window_boost: float = Field(
         default=0.25, ge=0.0, description="score bonus for sources inside the question's dates"
