@@ -19,6 +19,10 @@ def format_wait(value: timedelta) -> str:
     return f"{max(round(value.total_seconds()), 1)} s"
 
 
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else noun + "s"
+
+
 def describe_feed_report(report: FeedReport, *, max_failures: int | None = None) -> str:
     """One feed's part of a poll, in the words of `geobot feeds poll` (raw text: callers
     sending it to Discord neutralize it)."""
@@ -29,8 +33,14 @@ def describe_feed_report(report: FeedReport, *, max_failures: int | None = None)
     if report.not_modified:
         return f"{name}: not modified since the last poll"
     line = f"{name}: {report.new} new, {report.unchanged} unchanged, {len(report.failed)} failed"
-    if report.left_for_later:
-        line += f", {report.left_for_later} left for the next poll"
+    # Only what happened: a feed with nothing to retry, give up on or skip says nothing of it.
+    extras = [
+        (report.retry_later, "waiting to be retried"),
+        (report.given_up, "given up after repeated failures"),
+        (report.empty, _plural(report.empty, "empty item") + " skipped"),
+        (report.left_for_later, "left for the next poll"),
+    ]
+    line += "".join(f", {count} {what}" for count, what in extras if count)
     lines = [line]
     failed = list(report.failed)
     shown = failed if max_failures is None else failed[:max_failures]

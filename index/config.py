@@ -143,13 +143,20 @@ class FeedsConfig(ConfigSection):
         default=30.0, gt=0, description="how often the bot polls each feed"
     )
     max_backoff_minutes: float = Field(
-        default=720.0, gt=0, description="the longest wait after repeated failures of one feed"
+        default=720.0,
+        gt=0,
+        description="the longest wait after repeated failures of one feed or one entry",
     )
     max_entries_per_poll: int = Field(
-        default=200, ge=1, description="new entries taken from one feed in one poll"
+        default=200,
+        ge=1,
+        description="entries taken from one feed in one poll: new ones first, then retries",
     )
     max_attempts: int = Field(
-        default=3, ge=1, description="tries of an entry whose page and content both fail"
+        default=3,
+        ge=1,
+        description="tries of an entry whose page and content both fail, one poll interval "
+        "apart and twice as far apart after each failure",
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from local_http import LocalHTTPServer
 from test_cli import run
-from test_polling import feed_text, serve_pages
+from test_polling import DATE, _item, _rss, feed_text, serve_pages
 
 ENV = {"GEOBOT_FETCH__HOST_INTERVAL_SECONDS": "0", "GEOBOT_FETCH__TIMEOUT_SECONDS": "2"}
 
@@ -56,6 +56,54 @@ def test_feeds_add_list_poll_remove(tmp_path: Path, local_http: LocalHTTPServer)
     assert json.loads(run("sources", "--json", data_dir=data).output)[0]["country"] == "GB"
     missing = run("feeds", "remove", url, data_dir=data)
     assert missing.exit_code == 1 and "no feed" in missing.output
+
+
+def test_feeds_poll_reports_retries_given_up_and_empty_items(
+    tmp_path: Path, local_http: LocalHTTPServer
+) -> None:
+    data = tmp_path / "data"
+    serve_pages(local_http)
+    local_http.status("/broken.html", 500)
+    items = "".join(
+        [
+            _item(
+                "Baltic states agree joint air defence plan",
+                local_http.url("/world/baltic-air-defence.html"),
+                DATE,
+            ),
+            _item("Broken", local_http.url("/broken.html"), DATE),
+            "<item></item>",
+        ]
+    )
+    local_http.add("/rss.xml", _rss(local_http, items), content_type="application/rss+xml")
+    url = local_http.url("/rss.xml")
+    assert run("feeds", "add", url, data_dir=data).exit_code == 0
+
+    first = run("feeds", "poll", data_dir=data, env=ENV)
+    assert f"{url}: 1 new, 0 unchanged, 1 failed, 1 empty item skipped\n" in first.output
+    assert f"failed: {local_http.url('/broken.html')}: the page failed (HTTP 500" in first.output
+
+    # Polled again at once: the failed entry waits (one poll interval) before its next try.
+    second = run("feeds", "poll", data_dir=data, env=ENV)
+    assert (
+        f"{url}: 0 new, 1 unchanged, 0 failed, 1 waiting to be retried, 1 empty item skipped\n"
+        in second.output
+    )
+    as_json = json.loads(run("feeds", "poll", "--json", data_dir=data, env=ENV).output)
+    (report,) = as_json["feeds"]
+    assert (report["new"], report["unchanged"], report["retry_later"]) == (0, 1, 1)
+    assert (report["given_up"], report["empty"], report["failed"]) == (0, 1, [])
+
+    # With one try allowed, the entry's first failure was its last.
+    one_try = {**ENV, "GEOBOT_FEEDS__MAX_ATTEMPTS": "1"}
+    given_up = run("feeds", "poll", data_dir=data, env=one_try)
+    assert (
+        f"{url}: 0 new, 1 unchanged, 0 failed, 1 given up after repeated failures, "
+        "1 empty item skipped\n" in given_up.output
+    )
+    as_json = json.loads(run("feeds", "poll", "--json", data_dir=data, env=one_try).output)
+    assert as_json["feeds"][0]["given_up"] == 1 and as_json["feeds"][0]["retry_later"] == 0
+    assert len(local_http.requests_to("/broken.html")) == 1
 
 
 def test_feeds_errors_are_one_line(tmp_path: Path) -> None:

@@ -612,3 +612,29 @@ def test_feeds_list_and_poll_report_stay_within_discord_limits() -> None:
     assert len(message) <= 2000 and message.startswith("Polled 40 feeds")
     assert "more feeds (see `/feeds list`)" in message
     assert "@everyone" not in message and "<@&" not in message
+
+
+def test_poll_report_names_retries_given_up_and_empty_items() -> None:
+    quiet = FeedReport(url="https://feeds.example/a.xml", outlet="Wire A", new=2, unchanged=5)
+    busy = FeedReport(
+        url="https://feeds.example/b.xml",
+        outlet=None,
+        new=1,
+        unchanged=3,
+        failed=(FailedInput("https://x.example/1", "the page failed (HTTP 404 Not Found)"),),
+        retry_later=2,
+        given_up=4,
+        empty=3,
+        left_for_later=6,
+    )
+
+    message = messages.render_poll_report(PollReport(feeds=(quiet, busy), seconds=2.0))
+
+    lines = message.splitlines()
+    assert lines[0] == "Polled 2 feeds in 2.0 s: 3 new articles, 1 failed."
+    assert lines[1] == "https://feeds.example/a.xml (Wire A): 2 new, 5 unchanged, 0 failed"
+    assert lines[2] == (
+        "https://feeds.example/b.xml: 1 new, 3 unchanged, 1 failed, 2 waiting to be retried, "
+        "4 given up after repeated failures, 3 empty items skipped, 6 left for the next poll"
+    )
+    assert lines[3] == "  failed: https://x.example/1: the page failed (HTTP 404 Not Found)"

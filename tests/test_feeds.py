@@ -10,7 +10,7 @@ import pytest
 from index import BadInputError, Config, KnowledgeBase, NotFoundError, ParsedArticle
 from index.config import OutletInfo
 from index.sources.outlets import OutletTable, domain_of
-from index.web.feed_store import EntryOutcome, FeedStore
+from index.web.feed_store import EntryOutcome, EntryStates, FeedStore
 from index.web.feeds import parse_feed
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -83,6 +83,65 @@ def test_relative_links_are_resolved_and_entries_without_id_or_link_get_a_hash_k
     assert bare.link is None and bare.key.startswith("hash:")
 
 
+def test_only_a_real_link_or_an_absolute_http_id_is_an_entrys_link() -> None:
+    xml = b"""<rss version="2.0"><channel><title>T</title>
+<item><title>A</title><guid>right</guid></item>
+<item><title>B</title><guid>Incorrect Value</guid></item>
+<item><title>C</title><guid>/stories/3.html</guid></item>
+<item><title>D</title><guid>https://news.example/stories/4.html</guid></item>
+<item><title>E</title><guid isPermaLink="false">https://news.example/stories/5.html</guid></item>
+<item><title>F</title><guid>tag:news.example,2025:6</guid></item>
+<item><title>G</title><guid>right</guid><link>stories/7.html</link></item>
+</channel></rss>"""
+
+    entries = parse_feed(xml, url="https://news.example/feeds/rss").entries
+
+    assert [(e.key, e.link) for e in entries] == [
+        ("right", None),
+        ("Incorrect Value", None),
+        ("/stories/3.html", None),
+        ("https://news.example/stories/4.html", "https://news.example/stories/4.html"),
+        ("https://news.example/stories/5.html", None),
+        ("tag:news.example,2025:6", None),
+        ("right", "https://news.example/feeds/stories/7.html"),
+    ]
+
+
+def test_empty_items_are_counted() -> None:
+    xml = b"""<rss version="2.0"><channel><title>T</title>
+<item><title>Kept</title></item><item></item><item><title> </title><description/></item>
+</channel></rss>"""
+
+    feed = parse_feed(xml, url="https://news.example/rss")
+
+    assert [e.title for e in feed.entries] == ["Kept"] and feed.empty_entries == 2
+
+
+def test_the_http_headers_decide_the_encoding_the_base_url_and_the_language() -> None:
+    title = "Łódź: tramwaj wraca na ulicę Piotrkowską"
+    xml = (
+        '<?xml version="1.0" encoding="windows-1252"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><item><title>{title}</title><link>story.html</link></item>"
+        "</channel></rss>"
+    ).encode("iso-8859-2")
+    headers = {
+        "Content-Type": "application/rss+xml; charset=ISO-8859-2",
+        "Content-Location": "/world/feed.xml",
+        "Content-Language": "pl",
+    }
+
+    feed = parse_feed(xml, url="https://news.example/old-feed.xml", headers=headers)
+    declared = parse_feed(xml, url="https://news.example/old-feed.xml")
+
+    assert feed.title == title and feed.entries[0].title == title
+    assert feed.entries[0].link == "https://news.example/world/story.html"
+    assert feed.url == "https://news.example/old-feed.xml"
+    assert feed.language == "pl"  # the feed names none
+    # Without the header the declaration (wrong here) is all there is.
+    assert declared.title != title
+    assert declared.entries[0].link == "https://news.example/story.html"
+
+
 @pytest.mark.parametrize(
     ("data", "reason"),
     [
@@ -152,19 +211,116 @@ def record_entries(store: FeedStore, feed_id: int, outcomes: list[EntryOutcome])
     )
 
 
-def test_entries_are_pending_until_taken_or_failed_too_often(kb: KnowledgeBase) -> None:
-    store = FeedStore(kb.store)
+def test_entries_are_new_taken_retried_after_a_wait_or_given_up(kb: KnowledgeBase) -> None:
+    now = datetime(2025, 3, 10, 12, 0)
+    store = FeedStore(kb.store, clock=lambda: now)
     feed, _ = store.add("https://news.example/rss")
     record_entries(
         store,
         feed.id,
         [EntryOutcome("a", "https://x/a", None, None), EntryOutcome("b", None, None, "boom")],
     )
-    assert store.pending_keys(feed.id, ["a", "b", "c"], max_attempts=2) == {"b", "c"}
+    states = store.entry_states(feed.id, ["a", "b", "c"], max_attempts=2)
+    assert states == EntryStates(
+        new=frozenset({"c"}), retry_waiting=frozenset({"b"}), taken=frozenset({"a"})
+    )
+    now += timedelta(minutes=30)  # one interval after the first failure: due
+    assert store.entry_states(feed.id, ["b"], max_attempts=2).retry_due == ("b",)
     record_entries(store, feed.id, [EntryOutcome("b", None, None, "boom")])
-    assert store.pending_keys(feed.id, ["a", "b", "c"], max_attempts=2) == {"c"}
+    states = store.entry_states(feed.id, ["a", "b", "c"], max_attempts=2)
+    assert states.given_up == {"b"} and states.retry_due == ()
     listed = store.all()[0]
     assert (listed.entries_ingested, listed.entries_failed) == (1, 1)
+
+
+def test_retries_wait_twice_as_long_after_each_failure_and_the_longest_waiting_go_first(
+    kb: KnowledgeBase,
+) -> None:
+    start = datetime(2025, 3, 10, 12, 0)
+    now = start
+    store = FeedStore(kb.store, clock=lambda: now)
+    feed, _ = store.add("https://news.example/rss")
+    record_entries(store, feed.id, [EntryOutcome("late", None, None, "boom")])
+    for minutes in (0, 30, 90):  # failures of "early" at 0, 30 and 90 min
+        now = start + timedelta(minutes=minutes)
+        assert "early" not in store.entry_states(feed.id, ["early"], max_attempts=9).retry_waiting
+        record_entries(store, feed.id, [EntryOutcome("early", None, None, "boom")])
+    now = start + timedelta(minutes=90 + 119)
+    assert store.entry_states(feed.id, ["early"], max_attempts=9).retry_waiting == {"early"}
+    now = start + timedelta(minutes=90 + 120)  # 30, 60, then 120 minutes
+    assert store.entry_states(feed.id, ["early", "late"], max_attempts=9).retry_due == (
+        "late",  # due since 30 min
+        "early",  # due since 210 min
+    )
+
+
+def test_a_feed_store_of_the_old_schema_is_migrated_in_place(tmp_path: Path) -> None:
+    from index.storage.sqlite_store import SQLiteStore
+
+    path = tmp_path / "old.sqlite3"
+    old = SQLiteStore(path)
+    # The feed tables as the first geobot with feeds made them, with three entries.
+    old.ensure_schema(
+        """
+CREATE TABLE feeds (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, url TEXT NOT NULL UNIQUE, outlet TEXT, country TEXT,
+    title TEXT, etag TEXT, last_modified TEXT, added_at TEXT NOT NULL, last_polled_at TEXT,
+    last_success_at TEXT, last_error TEXT, failures INTEGER NOT NULL DEFAULT 0,
+    next_poll_at TEXT
+);
+CREATE TABLE feed_entries (
+    feed_id INTEGER NOT NULL REFERENCES feeds(id) ON DELETE CASCADE,
+    entry_key TEXT NOT NULL,
+    link TEXT,
+    article_id INTEGER REFERENCES articles(id) ON DELETE SET NULL,
+    status TEXT NOT NULL CHECK (status IN ('ingested', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 1,
+    error TEXT,
+    seen_at TEXT NOT NULL,
+    PRIMARY KEY (feed_id, entry_key)
+);
+INSERT INTO feeds(url, outlet, etag, added_at) VALUES
+    ('https://news.example/rss', 'News', '"v1"', '2025-03-01 10:00:00');
+INSERT INTO feed_entries(feed_id, entry_key, link, status, attempts, error, seen_at) VALUES
+    (1, 'taken', 'https://news.example/a', 'ingested', 1, NULL, '2025-03-01 10:00:00'),
+    (1, 'failed-once', 'https://news.example/b', 'failed', 1, 'HTTP 503', '2025-03-01 10:00:00'),
+    (1, 'given-up', 'https://news.example/c', 'failed', 3, 'HTTP 404', '2025-03-01 10:00:00');
+"""
+    )
+    old.close()
+
+    reopened = SQLiteStore(path)
+    try:
+        now = datetime(2025, 3, 10, 12, 0)
+        store = FeedStore(reopened, clock=lambda: now)
+        FeedStore(reopened)  # a second open finds nothing left to do
+        columns = [row[1] for row in reopened.read().execute("PRAGMA table_info(feed_entries)")]
+        assert columns[-1] == "next_attempt_at"
+        (feed,) = store.all()
+        assert (feed.outlet, feed.etag, feed.entries_ingested, feed.entries_failed) == (
+            "News",
+            '"v1"',
+            1,
+            2,
+        )
+        states = store.entry_states(feed.id, ["taken", "failed-once", "given-up"], max_attempts=3)
+        # A failure from before the migration has no wait recorded: it is due at once.
+        assert states == EntryStates(
+            retry_due=("failed-once",), given_up=frozenset({"given-up"}), taken=frozenset({"taken"})
+        )
+        record_entries(store, feed.id, [EntryOutcome("failed-once", None, None, "HTTP 503")])
+        row = (
+            reopened.read()
+            .execute(
+                "SELECT attempts, error, next_attempt_at FROM feed_entries WHERE entry_key=?",
+                ("failed-once",),
+            )
+            .fetchone()
+        )
+        # The second failure: the wait is two intervals.
+        assert tuple(row) == (2, "HTTP 503", "2025-03-10 13:00:00")
+    finally:
+        reopened.close()
 
 
 def test_backoff_doubles_and_is_capped(kb: KnowledgeBase) -> None:

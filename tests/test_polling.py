@@ -8,7 +8,7 @@ import asyncio
 import html
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -71,12 +71,24 @@ def feed_kb(feed_config: Config, fake_embedder: object) -> Iterator[KnowledgeBas
     kb.close()
 
 
-def poll(kb: KnowledgeBase, feeds: list[Feed] | None = None) -> PollReport:
+def poll(
+    kb: KnowledgeBase,
+    feeds: list[Feed] | None = None,
+    *,
+    clock: Callable[[], datetime] | None = None,
+) -> PollReport:
+    store = FeedStore(kb.store) if clock is None else FeedStore(kb.store, clock=clock)
+
     async def run() -> PollReport:
         async with Fetcher(kb.config.fetch) as fetcher:
-            return await FeedPoller(kb, FeedStore(kb.store), fetcher, kb.config).poll(feeds)
+            return await FeedPoller(kb, store, fetcher, kb.config).poll(feeds)
 
     return asyncio.run(run())
+
+
+def stopped_at(moment: datetime) -> Callable[[], datetime]:
+    """A clock for the feed store that always says `moment` (naive UTC)."""
+    return lambda: moment
 
 
 def only(report: PollReport) -> FeedReport:
@@ -371,11 +383,13 @@ def test_failed_entries_are_retried_up_to_max_attempts(
     )
     FeedStore(feed_kb.store).add(local_http.url("/rss.xml"))
 
-    first = only(poll(feed_kb))
+    now = datetime(2025, 3, 10, 12, 0)
+    first = only(poll(feed_kb, clock=stopped_at(now)))
     assert len(first.failed) == 1 and "503" in first.failed[0].reason
     # A failed entry keeps the validators back: no 304 hides it next time.
     local_http.add("/flaky.html", page("/world/grain-corridor.html", local_http.url("/flaky.html")))
-    second = only(poll(feed_kb))
+    # One poll interval later the entry's next try is due.
+    second = only(poll(feed_kb, clock=stopped_at(now + timedelta(minutes=30))))
 
     assert not second.not_modified
     assert second.new == 1 and feed_kb.article_count() == 1
@@ -389,7 +403,8 @@ def test_an_entry_that_keeps_failing_is_given_up_after_max_attempts(
     local_http.add("/rss.xml", _rss(local_http, items), content_type="application/rss+xml")
     FeedStore(feed_kb.store).add(local_http.url("/rss.xml"))
 
-    attempts = [len(only(poll(feed_kb)).failed) for _ in range(4)]
+    days = [datetime(2025, 3, day, 12, 0) for day in (10, 11, 12, 13)]  # each try is due
+    attempts = [len(only(poll(feed_kb, clock=stopped_at(day))).failed) for day in days]
 
     assert attempts == [1, 1, 1, 0]  # max_attempts = 3
     assert len(local_http.requests_to("/broken.html")) == 3
@@ -537,10 +552,10 @@ def test_an_unexpected_error_in_one_feed_does_not_end_the_poll(
     FeedStore(feed_kb.store).add(local_http.url("/odd.xml"))
     from index.web.feeds import parse_feed as real_parse
 
-    def parse(data: bytes, *, url: str, content_type: str | None = None) -> object:
+    def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None) -> object:
         if url.endswith("/odd.xml"):
             raise RuntimeError("a bug")
-        return real_parse(data, url=url, content_type=content_type)
+        return real_parse(data, url=url, headers=headers)
 
     monkeypatch.setattr(index.web.polling, "parse_feed", parse)
     report = poll(feed_kb)

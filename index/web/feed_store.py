@@ -8,7 +8,7 @@ or a move takes everything, and an entry is never taken twice after a restart.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -17,7 +17,7 @@ from index.errors import BadInputError, NotFoundError
 from index.sources.outlets import country_code
 from index.storage.sqlite_store import SQLiteStore
 
-__all__ = ["EntryOutcome", "Feed", "FeedStore", "check_feed_url"]
+__all__ = ["EntryOutcome", "EntryStates", "Feed", "FeedStore", "check_feed_url"]
 
 FEED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS feeds (
@@ -44,13 +44,24 @@ CREATE TABLE IF NOT EXISTS feed_entries (
     attempts INTEGER NOT NULL DEFAULT 1,
     error TEXT,
     seen_at TEXT NOT NULL,
+    next_attempt_at TEXT,
     PRIMARY KEY (feed_id, entry_key)
 );
 """
 
+# Columns added to feed_entries since its first version, added in place (ALTER TABLE ADD
+# COLUMN keeps every row) to a store made by an older geobot. A failed entry of such a
+# store has no next_attempt_at: it is due at once.
+_ADDED_ENTRY_COLUMNS = (("next_attempt_at", "TEXT"),)
+
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+
+
+def _doubling_wait(interval: timedelta, times: int, cap: timedelta) -> timedelta:
+    """`interval` doubled `times` times, at most `cap`."""
+    return min(interval * (1 << min(max(times, 0), 30)), cap)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -101,6 +112,18 @@ class EntryOutcome:
     error: str | None  # None: ingested
 
 
+@dataclass(frozen=True)
+class EntryStates:
+    """Where each of a feed's current entries stands (by key), for the next poll to choose
+    from: entries never tried come first, then failed ones whose back-off is over."""
+
+    new: frozenset[str] = frozenset()  # never tried
+    retry_due: tuple[str, ...] = ()  # failed, tries left, back-off over: longest-waiting first
+    retry_waiting: frozenset[str] = frozenset()  # failed, tries left, still backing off
+    given_up: frozenset[str] = frozenset()  # failed `max_attempts` times: not tried again
+    taken: frozenset[str] = frozenset()  # ingested in an earlier poll
+
+
 _FEED_COLUMNS = (
     "f.id, f.url, f.outlet, f.country, f.title, f.etag, f.last_modified, f.added_at, "
     "f.last_polled_at, f.last_success_at, f.last_error, f.failures, f.next_poll_at, "
@@ -132,11 +155,28 @@ def _feed(row: tuple[object, ...]) -> Feed:
 
 
 class FeedStore:
-    """The feeds tables of one knowledge base's SQLite file."""
+    """The feeds tables of one knowledge base's SQLite file.
 
-    def __init__(self, store: SQLiteStore) -> None:
+    `clock` gives the time now (naive UTC): when feeds and failed entries are next due.
+    """
+
+    def __init__(self, store: SQLiteStore, *, clock: Callable[[], datetime] = _now) -> None:
         self._store = store
+        self._clock = clock
         store.ensure_schema(FEED_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        def missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            present = {str(row[1]) for row in conn.execute("PRAGMA table_info(feed_entries)")}
+            return [column for column in _ADDED_ENTRY_COLUMNS if column[0] not in present]
+
+        if not missing(self._store.read()):
+            return
+        with self._store.write() as conn:
+            # Looked at again inside the transaction: another process may have just done it.
+            for name, kind in missing(conn):
+                conn.execute(f"ALTER TABLE feed_entries ADD COLUMN {name} {kind}")
 
     # -- the feeds ----------------------------------------------------------------------
 
@@ -159,7 +199,7 @@ class FeedStore:
                 conn.execute(
                     "INSERT INTO feeds(url, outlet, country, added_at, next_poll_at) "
                     "VALUES (?, ?, ?, ?, ?)",
-                    (url, outlet, country, _iso(_now()), _iso(_now())),
+                    (url, outlet, country, _iso(self._clock()), _iso(self._clock())),
                 )
             else:
                 conn.execute(
@@ -192,7 +232,7 @@ class FeedStore:
 
     def due(self, now: datetime | None = None) -> list[Feed]:
         """The feeds whose next poll time has come."""
-        moment = _iso(now or _now())
+        moment = _iso(now or self._clock())
         rows = self._store.read().execute(
             f"SELECT {_FEED_COLUMNS} FROM feeds f "
             "WHERE f.next_poll_at IS NULL OR f.next_poll_at <= ? ORDER BY f.next_poll_at",
@@ -206,44 +246,86 @@ class FeedStore:
 
     # -- entries ------------------------------------------------------------------------
 
-    def pending_keys(self, feed_id: int, keys: Iterable[str], *, max_attempts: int) -> set[str]:
-        """Those of `keys` still to take: never seen, or failed fewer than `max_attempts`."""
+    def entry_states(self, feed_id: int, keys: Iterable[str], *, max_attempts: int) -> EntryStates:
+        """Sort `keys` (a feed's current entries) by where they stand now: never tried,
+        failed and due for another try (longest-waiting first), failed and backing off,
+        given up after `max_attempts` tries, or taken."""
         wanted = list(dict.fromkeys(keys))
-        done: set[str] = set()
+        now = self._clock()
+        seen: set[str] = set()
+        due: list[tuple[str, str]] = []
+        waiting: set[str] = set()
+        given_up: set[str] = set()
+        taken: set[str] = set()
         conn = self._store.read()
         for start in range(0, len(wanted), 500):
             chunk = wanted[start : start + 500]
             marks = ",".join("?" * len(chunk))
             rows = conn.execute(
-                f"SELECT entry_key FROM feed_entries WHERE feed_id=? AND entry_key IN ({marks}) "
-                "AND (status='ingested' OR attempts >= ?)",
-                (feed_id, *chunk, max_attempts),
+                "SELECT entry_key, status, attempts, next_attempt_at FROM feed_entries "
+                f"WHERE feed_id=? AND entry_key IN ({marks})",
+                (feed_id, *chunk),
             )
-            done.update(str(row[0]) for row in rows)
-        return {key for key in wanted if key not in done}
+            for key, status, attempts, next_attempt_at in rows:
+                key = str(key)
+                seen.add(key)
+                retry_at = _dt(next_attempt_at)
+                if status == "ingested":
+                    taken.add(key)
+                elif int(attempts) >= max_attempts:
+                    given_up.add(key)
+                elif retry_at is None or retry_at <= now:
+                    due.append((_iso(retry_at) or "", key))
+                else:
+                    waiting.add(key)
+        return EntryStates(
+            new=frozenset(key for key in wanted if key not in seen),
+            retry_due=tuple(key for _, key in sorted(due)),
+            retry_waiting=frozenset(waiting),
+            given_up=frozenset(given_up),
+            taken=frozenset(taken),
+        )
 
     @staticmethod
     def _write_entries(
-        conn: sqlite3.Connection, feed_id: int, outcomes: Iterable[EntryOutcome]
+        conn: sqlite3.Connection,
+        feed_id: int,
+        outcomes: Iterable[EntryOutcome],
+        *,
+        now: datetime,
+        retry_interval: timedelta,
+        max_retry_wait: timedelta,
     ) -> None:
-        now = _iso(_now())
         for outcome in outcomes:
+            row = conn.execute(
+                "SELECT attempts FROM feed_entries WHERE feed_id=? AND entry_key=?",
+                (feed_id, outcome.key),
+            ).fetchone()
+            attempts = 1 if row is None else int(row[0]) + 1
+            # A failed entry waits before its next try, twice as long after each failure:
+            # one poll interval after the first, two after the second...
+            retry_at = (
+                None
+                if outcome.error is None
+                else now + _doubling_wait(retry_interval, attempts - 1, max_retry_wait)
+            )
             conn.execute(
-                "INSERT INTO feed_entries"
-                "(feed_id, entry_key, link, article_id, status, attempts, error, seen_at) "
-                "VALUES (?, ?, ?, ?, ?, 1, ?, ?) "
+                "INSERT INTO feed_entries(feed_id, entry_key, link, article_id, status, "
+                "attempts, error, seen_at, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT(feed_id, entry_key) DO UPDATE SET "
                 "link=excluded.link, article_id=excluded.article_id, "
                 "status=excluded.status, error=excluded.error, seen_at=excluded.seen_at, "
-                "attempts=feed_entries.attempts + 1",
+                "attempts=excluded.attempts, next_attempt_at=excluded.next_attempt_at",
                 (
                     feed_id,
                     outcome.key,
                     outcome.link,
                     outcome.article_id,
                     "ingested" if outcome.error is None else "failed",
+                    attempts,
                     outcome.error,
-                    now,
+                    _iso(now),
+                    _iso(retry_at),
                 ),
             )
 
@@ -259,17 +341,28 @@ class FeedStore:
         interval: timedelta,
         keep_validators: bool = False,
         outcomes: Iterable[EntryOutcome] = (),
+        max_backoff: timedelta = timedelta(hours=12),
     ) -> None:
         """A poll went through: its entries marked, new validators, failures reset, next
         poll one interval on, all in one transaction.
+
+        A failed entry is due again one `interval` later, then two, four... intervals
+        later, never more than `max_backoff`.
 
         With `keep_validators` (a 304, or a poll that left entries for later) the stored
         ETag/Last-Modified stay: validators are only advanced once every entry they cover
         has been taken, so a poll cut short is picked up again.
         """
-        now = _now()
+        now = self._clock()
         with self._store.write() as conn:
-            self._write_entries(conn, feed_id, outcomes)
+            self._write_entries(
+                conn,
+                feed_id,
+                outcomes,
+                now=now,
+                retry_interval=interval,
+                max_retry_wait=max_backoff,
+            )
             if keep_validators:
                 conn.execute(
                     "UPDATE feeds SET title=coalesce(?, title), last_polled_at=?, "
@@ -299,11 +392,11 @@ class FeedStore:
 
         Returns the wait until its next try.
         """
-        now = _now()
+        now = self._clock()
         with self._store.write() as conn:
             row = conn.execute("SELECT failures FROM feeds WHERE id=?", (feed_id,)).fetchone()
             failures = (int(row[0]) if row else 0) + 1
-            wait = min(interval * (1 << min(failures, 30)), max_backoff)
+            wait = _doubling_wait(interval, failures, max_backoff)
             conn.execute(
                 "UPDATE feeds SET last_polled_at=?, last_error=?, failures=?, next_poll_at=? "
                 "WHERE id=?",

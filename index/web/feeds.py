@@ -82,18 +82,29 @@ class ParsedFeed:
     link: str | None
     language: str | None
     entries: tuple[FeedEntry, ...]
+    empty_entries: int = 0  # items with no link, no title and no text: nothing to take
 
 
-def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> ParsedFeed:
+def parse_feed(data: bytes, *, url: str, headers: Mapping[str, str] | None = None) -> ParsedFeed:
     """Parse a feed document. Raises :class:`BadInputError` (``source=url``) when it is not
-    an RSS or Atom feed at all; a feed with some broken markup keeps what could be read."""
+    an RSS or Atom feed at all; a feed with some broken markup keeps what could be read.
+
+    `headers` are the HTTP response's (names in any case). Content-Type with its charset
+    decides the encoding by the rules of RFC 3023, as feedparser applies them: for
+    ``application/*xml`` the header's charset, else the XML declaration's, else UTF-8; for
+    ``text/xml`` the header's charset (a declaration cannot override it). Content-Language
+    is the feed's language when it names none. Content-Location (else `url`) is where the
+    feed is, which relative links resolve against.
+    """
     if not data.strip():
         raise BadInputError(url, "the feed is empty")
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    given = {name.lower(): value for name, value in (headers or {}).items()}
+    base = urljoin(url, given.pop("content-location", "").strip())
+    # Without a Content-Location feedparser resolves no relative URI itself: it would
+    # resolve an entry's id too ("right" becoming ".../feeds/right"), and an id that is not
+    # a URL could no longer be told from one. Links are resolved here, against `base`.
     # A stream, never a string: feedparser fetches a string that looks like a URL itself.
-    parsed = feedparser.parse(io.BytesIO(data), response_headers=headers)
+    parsed = feedparser.parse(io.BytesIO(data), response_headers=given)
     version = str(parsed.get("version") or "")
     if not version:
         problem = parsed.get("bozo_exception")
@@ -108,14 +119,17 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Par
         raise BadInputError(
             url, f"malformed {_FORMATS.get(version, version)} feed ({_describe_problem(problem)})"
         )
-    entries = tuple(entry for raw in raw_entries if (entry := _entry(raw, url)) is not None)
+    read = [_entry(raw, base) for raw in raw_entries]
+    entries = tuple(entry for entry in read if entry is not None)
+    feed_link = _clean(feed.get("link"))
     return ParsedFeed(
         url=url,
         format=_FORMATS.get(version, version),
         title=_clean(feed.get("title")),
-        link=_clean(feed.get("link")),
+        link=urljoin(base, feed_link) if feed_link else None,
         language=_clean(feed.get("language")),
         entries=entries,
+        empty_entries=len(read) - len(entries),
     )
 
 
@@ -125,8 +139,8 @@ def _describe_problem(problem: object) -> str:
     return text[:200] or type(problem).__name__
 
 
-def _entry(raw: Mapping[str, Any], feed_url: str) -> FeedEntry | None:
-    link = _link(raw, feed_url)
+def _entry(raw: Mapping[str, Any], base: str) -> FeedEntry | None:
+    link = _link(raw, base)
     title = _plain(_clean(raw.get("title")) or "")
     content = entry_text(raw)
     if not (link or title or content):
@@ -144,21 +158,31 @@ def _entry(raw: Mapping[str, Any], feed_url: str) -> FeedEntry | None:
     )
 
 
-def _link(raw: Mapping[str, Any], feed_url: str) -> str | None:
-    candidates: list[str] = []
-    for link in cast(list[Mapping[str, Any]], raw.get("links") or []):
-        if link.get("rel", "alternate") == "alternate" and link.get("href"):
-            candidates.append(str(link["href"]))
-    if raw.get("link"):
-        candidates.insert(0, str(raw["link"]))
+def _link(raw: Mapping[str, Any], base: str) -> str | None:
+    """The entry's article: its first (alternate) link that is an http(s) URL once
+    resolved against `base`; without one, its id if that is an absolute http(s) URL and
+    not marked as no permalink (RSS ``isPermaLink="false"``). An id such as "right" is no
+    link: feedparser offers it as one (``guidislink``), but resolving it would fetch a page
+    of the feed's own site that the feed never named."""
     guid = raw.get("id")
-    if raw.get("guidislink") and guid:
-        candidates.append(str(guid))
+    link = raw.get("link")
+    from_guid = bool(raw.get("guidislink")) and link is not None and link == guid
+    candidates: list[str] = [str(link)] if link and not from_guid else []
+    for alternate in cast(list[Mapping[str, Any]], raw.get("links") or []):
+        if alternate.get("rel", "alternate") == "alternate" and alternate.get("href"):
+            candidates.append(str(alternate["href"]))
     for candidate in candidates:
-        absolute = urljoin(feed_url, candidate.strip())
-        if urlsplit(absolute).scheme in ("http", "https"):
+        absolute = urljoin(base, candidate.strip())
+        if _is_http_url(absolute):
             return absolute
+    if from_guid and guid and _is_http_url(str(guid).strip()):
+        return str(guid).strip()
     return None
+
+
+def _is_http_url(text: str) -> bool:
+    parts = urlsplit(text)
+    return parts.scheme.lower() in ("http", "https") and bool(parts.netloc)
 
 
 def _date(value: object) -> datetime | None:

@@ -4,7 +4,9 @@ A poll fetches each feed with its conditional-GET validators, takes the entries 
 taken before, fetches and extracts each entry's article page (the entry's own content
 when the page cannot be had), and ingests them with the entry's date and the feed's
 outlet and country. Every failure is per item: one bad feed, page or entry is reported
-and the rest of the poll goes on.
+and the rest of the poll goes on. A failed entry is tried again in a later poll, after a
+wait that doubles with each failure, until it has failed `max_attempts` times; entries
+never tried go before retries, so failures cannot crowd new entries out of a poll.
 
 Fetching runs concurrently on the event loop (the fetcher keeps it polite per host);
 extraction and ingestion run in worker threads, one ingest at a time, so a bot polling
@@ -33,7 +35,7 @@ from index.models import FailedInput, IngestReport, ParsedArticle
 from index.sources.html import extract_html
 from index.web.feed_store import EntryOutcome, Feed, FeedStore
 from index.web.feeds import FeedEntry, parse_feed
-from index.web.fetch import Fetcher
+from index.web.fetch import FetchedResource, Fetcher
 
 __all__ = [
     "FeedPoller",
@@ -111,6 +113,21 @@ async def ingest_urls(
     return replace(report, failed=(*failures, *report.failed))
 
 
+def _age(entry: FeedEntry) -> float:
+    """Sorts the newest first; an entry without a date counts as the oldest."""
+    return -entry.published.timestamp() if entry.published else float("inf")
+
+
+def _feed_headers(resource: FetchedResource) -> dict[str, str]:
+    """The response headers feedparser reads: the charset that decides the encoding, and
+    where the feed is after redirects (which its relative links resolve against)."""
+    headers = {"content-location": resource.final_url}
+    if resource.content_type:
+        charset = f"; charset={resource.charset}" if resource.charset else ""
+        headers["content-type"] = resource.content_type + charset
+    return headers
+
+
 async def _captured(work: Awaitable[T]) -> T | BadInputError:
     try:
         return await work
@@ -126,9 +143,12 @@ class FeedReport:
     outlet: str | None
     new: int = 0  # entries taken and stored in this poll
     unchanged: int = 0  # entries taken in an earlier poll
-    failed: tuple[FailedInput, ...] = ()  # per entry: its link (or title) and why
+    failed: tuple[FailedInput, ...] = ()  # per entry tried in this poll: its link (or title), why
     from_feed_content: tuple[FailedInput, ...] = ()  # pages that failed; the entry's text used
-    left_for_later: int = 0  # new entries beyond max_entries_per_poll
+    left_for_later: int = 0  # entries due beyond max_entries_per_poll (retries included)
+    retry_later: int = 0  # entries that failed before, waiting for their next try
+    given_up: int = 0  # entries that failed max_attempts times: not tried again
+    empty: int = 0  # items with no link, title or text: skipped
     not_modified: bool = False  # the server answered 304
     error: str | None = None  # the feed itself could not be fetched or read
     format: str | None = None
@@ -216,7 +236,7 @@ class FeedPoller:
                 )
                 return replace(base, not_modified=True)
             parsed = await asyncio.to_thread(
-                parse_feed, resource.body, url=feed.url, content_type=resource.content_type
+                parse_feed, resource.body, url=feed.url, headers=_feed_headers(resource)
             )
         except BadInputError as exc:
             wait = await asyncio.to_thread(
@@ -230,21 +250,21 @@ class FeedPoller:
             return replace(base, error=exc.reason, retry_in=wait)
 
         entries = list({entry.key: entry for entry in parsed.entries}.values())
-        pending = await asyncio.to_thread(
-            self._feeds.pending_keys,
+        states = await asyncio.to_thread(
+            self._feeds.entry_states,
             feed.id,
             [e.key for e in entries],
             max_attempts=settings.max_attempts,
         )
-        todo = [e for e in entries if e.key in pending]
-        left = 0
-        if len(todo) > settings.max_entries_per_poll:
-            # The newest first; the rest wait for the next poll (validators kept).
-            todo.sort(key=lambda e: e.published.timestamp() if e.published else 0, reverse=True)
-            left = len(todo) - settings.max_entries_per_poll
-            todo = todo[: settings.max_entries_per_poll]
+        by_key = {e.key: e for e in entries}
+        # Entries never tried first, the newest of them first; then the failed ones whose
+        # wait is over, the longest-waiting first. What does not fit waits for next time.
+        fresh = sorted((e for e in entries if e.key in states.new), key=_age)
+        due = [*fresh, *(by_key[key] for key in states.retry_due)]
+        todo = due[: settings.max_entries_per_poll]
+        left = len(due) - len(todo)
         # Oldest first, so that a poll cut short has taken a clean prefix of the feed.
-        todo.sort(key=lambda e: e.published.timestamp() if e.published else 0)
+        todo.sort(key=_age, reverse=True)
 
         taken = await asyncio.gather(*(self._take(feed, entry) for entry in todo))
         articles = [t.article for t in taken if t.article is not None]
@@ -279,17 +299,21 @@ class FeedPoller:
             last_modified=resource.last_modified,
             title=parsed.title,
             interval=interval,
-            # Entries that failed (and may be retried) or were left for later must be seen
-            # again next time: a 304 would hide them.
-            keep_validators=bool(left or failed),
+            max_backoff=timedelta(minutes=settings.max_backoff_minutes),
+            # Entries that failed (and may be retried), wait for their retry or were left
+            # for later must be seen again next time: a 304 would hide them.
+            keep_validators=bool(left or failed or states.retry_waiting),
         )
         return replace(
             base,
             new=len(outcomes) - len(failed),
-            unchanged=len(entries) - len(pending),
+            unchanged=len(states.taken),
             failed=tuple(failed),
             from_feed_content=tuple(fallbacks),
             left_for_later=left,
+            retry_later=len(states.retry_waiting),
+            given_up=len(states.given_up),
+            empty=parsed.empty_entries,
             format=parsed.format,
             ingest=ingest,
         )
@@ -298,8 +322,6 @@ class FeedPoller:
         """The article of one entry: its page, else its own content, else an error."""
         if not entry.link:
             return _Taken(entry, None, "the entry has no link to an article")
-        page: ParsedArticle | None = None
-        page_error: str | None = None
         try:
             page = await fetch_article(
                 self._fetcher,
@@ -307,33 +329,48 @@ class FeedPoller:
                 max_article_chars=self._config.ingest.max_article_chars,
             )
         except BadInputError as exc:
-            page_error = exc.reason
-        published = entry.published or (page.published if page else None)
+            return self._from_entry(feed, entry, entry.link, page_error=exc.reason)
+        published = entry.published or page.published
         if published is None:
             return _Taken(
                 entry, None, "no publication date: the entry has none and neither has its page"
             )
-        if page is not None:
-            article = replace(
-                page,
-                title=page.title or entry.title,
-                url=page.url or entry.link,
-                published=published,
-                outlet=feed.outlet or page.outlet,
-                country=feed.country or page.country,
-                author=page.author or entry.author,
-                source=entry.link,
+        article = replace(
+            page,
+            title=page.title or entry.title,
+            url=page.url or entry.link,
+            published=published,
+            outlet=feed.outlet or page.outlet,
+            country=feed.country or page.country,
+            author=page.author or entry.author,
+            source=entry.link,
+        )
+        return _Taken(entry, article)
+
+    @staticmethod
+    def _from_entry(feed: Feed, entry: FeedEntry, link: str, *, page_error: str) -> _Taken:
+        """The entry's own content as its article, the page at `link` having failed; if
+        the entry lacks what an article needs, the page's failure comes first in the
+        reason (it is what went wrong; the entry's gaps only say why nothing replaced it)."""
+        published = entry.published
+        missing = [
+            what
+            for what, absent in (
+                ("publication date", published is None),
+                ("title", not entry.title),
+                ("article text", len(entry.content) < MIN_FALLBACK_CHARS),
             )
-            return _Taken(entry, article)
-        if len(entry.content) < MIN_FALLBACK_CHARS or not entry.title:
+            if absent
+        ]
+        if published is None or missing:
             reason = f"the page failed ({page_error})"
-            reason += " and the entry has no article text of its own"
+            reason += f" and the entry has no {' or '.join(missing)} of its own"
             return _Taken(entry, None, reason)
         article = ParsedArticle(
             title=entry.title,
             text=entry.content,
-            source=entry.link,
-            url=entry.link,
+            source=link,
+            url=link,
             outlet=feed.outlet,
             published=published,
             country=feed.country,
