@@ -313,6 +313,20 @@ def test_a_public_name_is_fetched_from_the_address_checked(local_http: LocalHTTP
     assert local_http.requests[0].header("host") == "news.test"
 
 
+def test_the_next_checked_address_is_tried_when_one_does_not_answer(
+    local_http: LocalHTTPServer,
+) -> None:
+    # Nothing listens on [::1] at the server's port: the connection fails over to
+    # 127.0.0.1, the name's second address.
+    local_http.add("/story", PAGE)
+    resolver = FakeResolver({"dual.test": [["::1", "127.0.0.1"]]})
+    config = settings(["::1", "127.0.0.1"])
+    transport, network = guarded(config, resolver)
+    page = fetch(f"http://dual.test:{local_http.port}/story", config, transport)
+    assert page.body == PAGE.encode()
+    assert network.connects == [("::1", local_http.port), ("127.0.0.1", local_http.port)]
+
+
 def test_a_name_that_does_not_resolve_is_a_network_error() -> None:
     transport, network = guarded(settings(), FakeResolver())
     with pytest.raises(FetchError) as caught:

@@ -70,18 +70,23 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        failure: httpcore.ConnectError | None = None
-        for address in await self.checked_addresses(host, port):
+        addresses = await self.checked_addresses(host, port)
+        # Tried in turn, as the resolver ordered them (an unreachable IPv6 address fails
+        # over to IPv4); each gets a share of the connect timeout, so one address that
+        # never answers cannot use up the whole of it.
+        share = None if timeout is None else timeout / len(addresses)
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:
             try:
                 return await self._network.connect_tcp(
                     str(address),
                     port,
-                    timeout=timeout,
+                    timeout=share,
                     local_address=local_address,
                     socket_options=socket_options,
                 )
-            except httpcore.ConnectError as exc:
-                failure = exc  # the next address may answer, as with any dual-stack name
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
         assert failure is not None  # checked_addresses never returns an empty list
         raise failure
 
