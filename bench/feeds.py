@@ -165,7 +165,11 @@ def main() -> None:
         embedder.reset()
         poll_config = Config(
             data_dir=root / "from-feeds",
-            fetch=FetchConfig(host_interval_seconds=args.host_interval),
+            # The bench's sites listen on 127.0.0.2, 127.0.0.3...: loopback, refused
+            # unless allowed.
+            fetch=FetchConfig(
+                host_interval_seconds=args.host_interval, allowed_hosts=("127.0.0.0/8",)
+            ),
         )
         with KnowledgeBase.open(poll_config, embedder) as kb:
             feeds = FeedStore(kb.store)

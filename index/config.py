@@ -10,15 +10,17 @@ are never read from the file: only from the environment, by the code that needs 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from index.errors import ConfigError
 
@@ -134,6 +136,53 @@ class FetchConfig(ConfigSection):
     concurrency: int = Field(
         default=8, ge=1, le=256, description="requests in flight at once, all hosts together"
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="hosts fetched even though they are not public: host names (let "
+        "through whatever they resolve to), IP addresses and CIDR ranges (e.g. "
+        "'intranet.example.org', '10.1.2.3', '10.0.0.0/8'); by default only globally "
+        "routable addresses are fetched, never loopback, private, link-local and the like",
+    )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_allowed_hosts(cls, value: object) -> object:
+        # GEOBOT_FETCH__ALLOWED_HOSTS=127.0.0.1,localhost as well as a JSON list.
+        if isinstance(value, str):
+            return tuple(part for part in re.split(r"[,\s]+", value) if part)
+        return value
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _check_allowed_hosts(cls, entries: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in entries:
+            if not _is_host_or_range(entry):
+                raise ValueError(
+                    f"{entry!r} is not a host name, an IP address or a CIDR range "
+                    "(like 'intranet.example.org', '10.1.2.3' or '10.0.0.0/8')"
+                )
+        return entries
+
+
+_HOST_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+_HOST_NAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?", re.IGNORECASE)
+
+
+def _is_host_or_range(entry: str) -> bool:
+    text = entry.strip()
+    if text.startswith("[") and text.endswith("]"):
+        text = text[1:-1]
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        pass
+    else:
+        return True
+    try:
+        ascii_name = text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return _HOST_NAME.fullmatch(ascii_name) is not None
 
 
 class FeedsConfig(ConfigSection):

@@ -55,9 +55,11 @@ class FetchError(BadInputError):
     """A page or feed cannot be downloaded: the message reads ``URL: reason``.
 
     `kind` sorts the failure for reports and retry policy: ``"scheme"`` (not an http or
-    https URL), ``"network"`` (connection refused, DNS failure, reset), ``"timeout"``,
-    ``"too_large"``, ``"redirect"`` (a loop, too many, a bad Location), ``"status"`` (an
-    HTTP error status, in `status`) or ``"content_type"`` (not a page, or not a feed).
+    https URL), ``"refused"`` (the host or an address it resolves to is not public, and
+    ``[fetch] allowed_hosts`` does not allow it), ``"network"`` (connection refused, DNS
+    failure, reset), ``"timeout"``, ``"too_large"``, ``"redirect"`` (a loop, too many, a
+    bad Location), ``"status"`` (an HTTP error status, in `status`) or ``"content_type"``
+    (not a page, or not a feed).
     """
 
     def __init__(self, url: str, reason: str, *, kind: str, status: int | None = None) -> None:

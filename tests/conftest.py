@@ -13,9 +13,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import HashingEmbedder
-from local_http import LocalHTTPServer
+from local_http import LOCAL_HOSTS, LocalHTTPServer
 
 from index import Config, KnowledgeBase
+from index.config import FetchConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "seeds" / "000_f5aa29004a3adc0e.txt"
@@ -41,7 +42,8 @@ def data_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(data_dir: Path) -> Config:
-    return Config(data_dir=data_dir)
+    # The fetcher refuses loopback by default: the tests' local servers are allowed here.
+    return Config(data_dir=data_dir, fetch=FetchConfig(allowed_hosts=LOCAL_HOSTS))
 
 
 @pytest.fixture

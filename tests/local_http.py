@@ -1,5 +1,12 @@
 """A real HTTP/1.1 server on 127.0.0.1 for tests: routes filled in by the test, and a log.
 
+The fetcher refuses loopback addresses unless ``[fetch] allowed_hosts`` names them, so a
+test that fetches from these servers allows :data:`LOCAL_HOSTS` in its configuration (the
+``config`` fixture of tests/conftest.py does; a test building its own ``FetchConfig``
+passes ``allowed_hosts=LOCAL_HOSTS``). ``LocalHTTPServer(host="127.0.0.2")`` listens on
+another loopback address, one that is not in LOCAL_HOSTS: a server the fetcher must not
+reach.
+
 It runs :class:`http.server.ThreadingHTTPServer` on an OS-assigned port in a daemon
 thread, so code under test talks to it over real sockets exactly as it would to a web
 site. The ``local_http`` fixture (tests/conftest.py) yields a started one; elsewhere use
@@ -43,9 +50,10 @@ one), `body` (of a POST) and `started` (``time.monotonic()`` when the request's 
 had arrived: compare it across requests to check rate limits). ``requests_to(path)`` filters it,
 ``clear_log()`` empties it. ``max_in_flight`` is the most requests ever handled at once.
 
-``url(path, host="127.0.0.1")`` makes an absolute URL; ``host="localhost"`` names the
-same server as another host. ``stop()`` returns promptly even while a slow or dribbling
-response is in flight: those wake up and abandon their connection.
+``url(path, host=...)`` makes an absolute URL, by default with the address the server
+listens on; ``host="localhost"`` names a server on 127.0.0.1 as another host.
+``stop()`` returns promptly even while a slow or dribbling response is in flight: those
+wake up and abandon their connection.
 """
 
 from __future__ import annotations
@@ -62,7 +70,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-__all__ = ["LocalHTTPServer", "LoggedRequest", "Route"]
+__all__ = ["LOCAL_HOSTS", "LocalHTTPServer", "LoggedRequest", "Route"]
+
+LOCAL_HOSTS: tuple[str, ...] = ("127.0.0.1", "localhost")
+"""What tests put in ``[fetch] allowed_hosts`` to fetch from the local servers."""
 
 _CHUNK = 64 * 1024
 _QUIET_ERRORS = (OSError,)  # resets, broken pipes, timeouts: the client went away
@@ -111,9 +122,11 @@ class _State:
 
 
 class LocalHTTPServer:
-    """A threaded HTTP server on 127.0.0.1 with a route table and a request log."""
+    """A threaded HTTP server on a loopback address (127.0.0.1 unless `host` says
+    another) with a route table and a request log."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self._lock = threading.Lock()
         self._state = _State()
         self._stopping = threading.Event()
@@ -170,10 +183,10 @@ class LocalHTTPServer:
             raise RuntimeError("the server is not started")
         return int(self._server.server_address[1])
 
-    def url(self, path: str = "/", *, host: str = "127.0.0.1") -> str:
+    def url(self, path: str = "/", *, host: str | None = None) -> str:
         if not path.startswith("/"):
             path = "/" + path
-        return f"http://{host}:{self.port}{path}"
+        return f"http://{host or self.host}:{self.port}{path}"
 
     # -- routes ---------------------------------------------------------------------
 
@@ -318,12 +331,12 @@ class _Server(ThreadingHTTPServer):
 
     def __init__(self, owner: LocalHTTPServer) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__((owner.host, 0), _Handler)
 
     def server_bind(self) -> None:
         # HTTPServer.server_bind looks up the host's FQDN, which can stall without DNS.
         socketserver.TCPServer.server_bind(self)
-        self.server_name = "127.0.0.1"
+        self.server_name = self.owner.host
         self.server_port = int(self.server_address[1])
 
     def process_request(self, request: Any, client_address: Any) -> None:

@@ -6,11 +6,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from local_http import LocalHTTPServer
+from local_http import LOCAL_HOSTS, LocalHTTPServer
 from test_cli import run
 from test_polling import DATE, _item, _rss, feed_text, serve_pages
 
-ENV = {"GEOBOT_FETCH__HOST_INTERVAL_SECONDS": "0", "GEOBOT_FETCH__TIMEOUT_SECONDS": "2"}
+ENV = {
+    "GEOBOT_FETCH__HOST_INTERVAL_SECONDS": "0",
+    "GEOBOT_FETCH__TIMEOUT_SECONDS": "2",
+    # A JSON list, as an operator would write it: the local servers are loopback.
+    "GEOBOT_FETCH__ALLOWED_HOSTS": json.dumps(LOCAL_HOSTS),
+}
 
 
 def test_feeds_add_list_poll_remove(tmp_path: Path, local_http: LocalHTTPServer) -> None:

@@ -24,7 +24,7 @@ from fake_discord.client import run_client
 from fake_discord.records import wait_until
 from fake_discord.server import FakeDiscord
 from fakes import HashingEmbedder
-from local_http import LocalHTTPServer
+from local_http import LOCAL_HOSTS, LocalHTTPServer
 from test_discord_bot import all_text, make_backend
 from test_discord_bot import make_config as make_bot_config
 from test_polling import feed_text, page, serve_pages
@@ -52,7 +52,9 @@ def make_config(tmp_path: Path, fake: FakeDiscord, **discord_settings: object) -
     config = make_bot_config(tmp_path, fake, **discord_settings)
     return config.model_copy(
         update={
-            "fetch": FetchConfig(timeout_seconds=8.0, host_interval_seconds=0.0),
+            "fetch": FetchConfig(
+                timeout_seconds=8.0, host_interval_seconds=0.0, allowed_hosts=LOCAL_HOSTS
+            ),
             "feeds": FeedsConfig(poll_interval_minutes=30, max_backoff_minutes=240),
         }
     )

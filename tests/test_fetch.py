@@ -11,11 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-from local_http import LocalHTTPServer
+from local_http import LOCAL_HOSTS, LocalHTTPServer
 
 from index.config import FetchConfig
 from index.errors import BadInputError, FetchError
 from index.web.fetch import FetchedResource, Fetcher, FetchKind
+from index.web.guarded_transport import GuardedTransport
 
 PAGE = "<!doctype html><html><head><title>Story</title></head><body><p>Text.</p></body></html>"
 RSS = (
@@ -34,7 +35,7 @@ class SendTimes(httpx.AsyncBaseTransport):
     """The real network transport, noting when each request is handed to it."""
 
     def __init__(self) -> None:
-        self._network = httpx.AsyncHTTPTransport()
+        self._network = GuardedTransport(config())
         self.sent: list[tuple[str, float]] = []  # (host:port/path, time.monotonic())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -51,7 +52,11 @@ class SendTimes(httpx.AsyncBaseTransport):
 
 
 def config(**changes: Any) -> FetchConfig:
-    settings: dict[str, Any] = {"host_interval_seconds": 0.0, "timeout_seconds": 10.0}
+    settings: dict[str, Any] = {
+        "host_interval_seconds": 0.0,
+        "timeout_seconds": 10.0,
+        "allowed_hosts": LOCAL_HOSTS,
+    }
     settings.update(changes)
     return FetchConfig(**settings)
 

@@ -16,7 +16,7 @@ import pytest
 from local_http import LocalHTTPServer
 
 from index import Config, KnowledgeBase
-from index.config import FeedsConfig, FetchConfig
+from index.config import FeedsConfig
 from index.models import IngestReport, ParsedArticle
 from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
@@ -55,7 +55,9 @@ def feed_text(name: str, server: LocalHTTPServer) -> str:
 def feed_config(config: Config) -> Config:
     return config.model_copy(
         update={
-            "fetch": FetchConfig(timeout_seconds=2.0, host_interval_seconds=0.0),
+            "fetch": config.fetch.model_copy(
+                update={"timeout_seconds": 2.0, "host_interval_seconds": 0.0}
+            ),
             "feeds": FeedsConfig(poll_interval_minutes=30, max_backoff_minutes=240),
         }
     )

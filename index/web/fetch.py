@@ -5,6 +5,14 @@ rules to every request, so the layers above (feed polling, ``geobot ingest URL``
 to the network another way:
 
 * only ``http`` and ``https`` URLs, checked on the URL asked for and on every redirect;
+* only public hosts: a URL whose host is, in any spelling, a loopback, private,
+  link-local or otherwise non-public address, or a ``localhost`` name, is refused before
+  any request (the first and every redirect hop), and a name is refused at connect time
+  if any address it resolves to is; the connection then goes to the address checked, so
+  a name server cannot answer one address to the check and another to the connection
+  (index/web/address_policy.py, index/web/guarded_transport.py). ``[fetch]
+  allowed_hosts`` lets named hosts, addresses and ranges through. Proxies from the
+  environment are not used;
 * the configured ``User-Agent`` on every request, an ``Accept`` header suited to a page or
   a feed, and conditional GETs (``If-None-Match`` / ``If-Modified-Since``) when the caller
   knows the ETag or Last-Modified of its last copy; a ``304`` comes back as a
@@ -24,8 +32,8 @@ to the network another way:
   for each other.
 
 Every failure is a :class:`~index.errors.FetchError` whose message is one line
-(``URL: reason``) and whose `kind` sorts it: scheme, network, timeout, too_large,
-redirect, status or content_type.
+(``URL: reason``) and whose `kind` sorts it: scheme, refused, network, timeout,
+too_large, redirect, status or content_type.
 
 Use it as an async context manager::
 
@@ -40,6 +48,7 @@ import errno as errno_module
 import os
 import socket
 import time
+import urllib.parse
 from dataclasses import dataclass
 from http import HTTPStatus
 from types import TracebackType
@@ -50,6 +59,8 @@ import httpx
 from index.config import FetchConfig
 from index.errors import FetchError
 from index.sources.sniffing import looks_like_feed, looks_like_html
+from index.web.address_policy import AddressPolicy, AddressRefusedError
+from index.web.guarded_transport import GuardedTransport
 
 __all__ = ["FetchKind", "FetchedResource", "Fetcher"]
 
@@ -126,23 +137,25 @@ class _Hop:
 class Fetcher:
     """Async, polite: one shared httpx.AsyncClient; use as `async with Fetcher(config) as f:`.
 
-    `transport` replaces httpx's network transport (``httpx.MockTransport`` in unit tests).
-    A Fetcher belongs to the event loop that first uses it.
+    `transport` replaces the network transport, a :class:`GuardedTransport` (which checks
+    every address it connects to): ``httpx.MockTransport`` in unit tests, or a
+    GuardedTransport with a test resolver. Every URL's host is checked here whatever the
+    transport. A Fetcher belongs to the event loop that first uses it.
     """
 
     def __init__(
         self, config: FetchConfig, *, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self._config = config
+        self._policy = AddressPolicy.allowing(config.allowed_hosts)
         self._client = httpx.AsyncClient(
-            transport=transport,
+            transport=transport or GuardedTransport(config),
             timeout=httpx.Timeout(config.timeout_seconds),
-            limits=httpx.Limits(
-                max_connections=config.concurrency,
-                max_keepalive_connections=config.concurrency,
-            ),
             follow_redirects=False,
             headers={"User-Agent": config.user_agent},
+            # No proxies from the environment (a proxy would resolve and connect where
+            # the address check cannot see) and no credentials from ~/.netrc.
+            trust_env=False,
         )
         self._slots = asyncio.Semaphore(config.concurrency)
         self._host_locks: dict[tuple[str, str, int], asyncio.Lock] = {}
@@ -177,7 +190,7 @@ class Fetcher:
         and an unchanged resource comes back with ``status == 304`` and an empty body.
         """
         started = time.monotonic()
-        current = _checked_url(url, url, redirected=False)
+        current = _checked_url(url, url, self._policy, redirected=False)
         headers = {"Accept": _ACCEPT[kind]}
         if etag is not None:
             headers["If-None-Match"] = etag
@@ -185,11 +198,11 @@ class Fetcher:
             headers["If-Modified-Since"] = last_modified
         conditional = etag is not None or last_modified is not None
         chain = [str(current)]
-        hop = await self._request(url, current, headers, kind)
+        hop = await self._request(url, current, headers, kind, redirected=False)
         while hop.status in _REDIRECT_STATUSES:
             current = self._next_hop(url, current, hop, chain)
             chain.append(str(current))
-            hop = await self._request(url, current, headers, kind)
+            hop = await self._request(url, current, headers, kind, redirected=True)
         final_url = str(current)
         if hop.status == 304 and conditional:
             return FetchedResource(
@@ -227,7 +240,7 @@ class Fetcher:
         except httpx.InvalidURL as exc:
             _fail(url, f"redirected to an invalid URL {hop.location!r} ({exc})", "redirect")
         target = target.copy_with(fragment=None)
-        target = _checked_url(url, str(target), redirected=True)
+        target = _checked_url(url, str(target), self._policy, redirected=True)
         if str(target) in chain:
             loop = " -> ".join([*chain[chain.index(str(target)) :], str(target)])
             _fail(url, f"redirect loop ({loop})", "redirect")
@@ -236,12 +249,18 @@ class Fetcher:
         return target
 
     async def _request(
-        self, url: str, target: httpx.URL, headers: dict[str, str], kind: FetchKind
+        self,
+        url: str,
+        target: httpx.URL,
+        headers: dict[str, str],
+        kind: FetchKind,
+        *,
+        redirected: bool,
     ) -> _Hop:
         """One GET, after the host's politeness interval and within the global cap."""
         await self._wait_for_turn(target)
         try:
-            return await self._get(url, target, headers, kind)
+            return await self._get(url, target, headers, kind, redirected=redirected)
         finally:
             self._slots.release()
 
@@ -269,12 +288,21 @@ class Fetcher:
             self._host_last_start[key] = time.monotonic()
 
     async def _get(
-        self, url: str, target: httpx.URL, headers: dict[str, str], kind: FetchKind
+        self,
+        url: str,
+        target: httpx.URL,
+        headers: dict[str, str],
+        kind: FetchKind,
+        *,
+        redirected: bool,
     ) -> _Hop:
         limit = self._config.timeout_seconds
         try:
             async with asyncio.timeout(limit):
                 return await self._exchange(url, target, headers, kind)
+        except AddressRefusedError as exc:  # from the transport, at connect time
+            where = f"redirected to {target}: " if redirected else ""
+            _fail(url, f"{where}refused: {exc.reason}", "refused")
         except (TimeoutError, httpx.TimeoutException):
             _fail(url, f"timed out after {limit:g} s", "timeout")
         except httpx.UnsupportedProtocol:
@@ -351,12 +379,17 @@ def _fail(url: str, reason: str, kind: str, status: int | None = None) -> NoRetu
     raise FetchError(url, reason, kind=kind, status=status)
 
 
-def _checked_url(requested: str, candidate: str, *, redirected: bool) -> httpx.URL:
-    """Parse `candidate` and insist on an absolute http or https URL with a host."""
+def _checked_url(
+    requested: str, candidate: str, policy: AddressPolicy, *, redirected: bool
+) -> httpx.URL:
+    """Parse `candidate` and insist on an absolute http or https URL with a host that
+    the address policy does not refuse."""
     where = f"redirected to {candidate}: " if redirected else ""
     try:
         parsed = httpx.URL(candidate.strip())
     except (httpx.InvalidURL, TypeError) as exc:
+        # httpx rejects some spellings of an address (0177.0.0.1): say what it was.
+        _check_host(requested, where, policy, _loose_host(candidate))
         _fail(requested, f"{where}not a valid URL ({exc})", "scheme")
     scheme = parsed.scheme.lower()
     if not scheme:
@@ -365,7 +398,27 @@ def _checked_url(requested: str, candidate: str, *, redirected: bool) -> httpx.U
         _fail(requested, f"{where}only http and https URLs can be fetched, not {scheme}", "scheme")
     if not parsed.host:
         _fail(requested, f"{where}the URL has no host", "scheme")
+    _check_host(requested, where, policy, parsed.raw_host.decode("ascii"))
     return parsed
+
+
+def _check_host(requested: str, where: str, policy: AddressPolicy, host: str | None) -> None:
+    if not host:
+        return
+    try:
+        policy.check_host(host)
+    except AddressRefusedError as exc:
+        _fail(requested, f"{where}refused: {exc.reason}", "refused")
+
+
+def _loose_host(candidate: object) -> str | None:
+    """The host of a URL that httpx would not parse, as the standard library reads it."""
+    if not isinstance(candidate, str):
+        return None
+    try:
+        return urllib.parse.urlsplit(candidate.strip()).hostname
+    except ValueError:
+        return None
 
 
 def _host_key(url: httpx.URL) -> tuple[str, str, int]:
