@@ -191,6 +191,7 @@ XI = "U.S. and European Union officials met Xi Jinping in Beijing on Monday, sta
         "Officials from the European Union met Xi Jinping, state media said.",
         "State media said Xi's meeting with officials was in Beijing.",
         "Meanwhile, officials met Xi in Beijing.",
+        "Officials met Xi Jinping in B\u00e9ijing.",  # accents aside
     ],
 )
 def test_faithful_paraphrases_keep_their_names(sentence: str) -> None:

@@ -140,6 +140,15 @@ def test_clean_reply_strips_decoration_but_keeps_the_words() -> None:
     assert clean_reply("snake_case stays, __bold__ goes") == "snake_case stays, bold goes"
 
 
+def test_clean_reply_drops_what_a_small_model_echoes_from_its_prompt() -> None:
+    reply = (
+        f"<<<BEGIN PASSAGE [1] {NONCE}>>> Answer: The mediators proposed a truce [1]. "
+        f"<<<END PASSAGE [1] {NONCE}>>>\nSummary: Talks resumed [2]."
+    )
+    assert clean_reply(reply) == "The mediators proposed a truce [1]. \nTalks resumed [2]."
+    assert clean_reply("answer:  Talks resumed [2].") == "Talks resumed [2]."
+
+
 @pytest.mark.parametrize(
     ("sentence", "problem"),
     [

@@ -22,6 +22,7 @@ caught; docs/security-answers.md says what is and is not defended.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -67,8 +68,12 @@ def _tokens(text: str) -> list[_Token]:
 
 
 def _key(word: str) -> str:
-    """How a name is compared: lower case, dots gone ("U.S." is "us"), stemmed."""
-    return stem(word.replace(".", "").lower())
+    """How a name is compared: lower case, dots and accents gone ("U.S." is "us",
+    "Erdoğan" is "erdogan"), stemmed."""
+    plain = "".join(
+        ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch)
+    )
+    return stem(plain.replace(".", "").lower())
 
 
 # -- dates -----------------------------------------------------------------------------------

@@ -134,6 +134,11 @@ class PassageFence:
 
 # -- out of the model ------------------------------------------------------------------------
 
+# What a small model echoes from its prompt: a passage's fence, a label before its answer.
+_ECHOED_FENCE = re.compile(r"<<<\s*(?:BEGIN|END)\s+PASSAGE\b[^\n>]*>>>", re.IGNORECASE)
+_ANSWER_LABEL = re.compile(
+    r"^[ \t]*(?:answer|summary|response|reply)[ \t]*:[ \t]*", re.IGNORECASE | re.MULTILINE
+)
 # Markdown that only decorates: removed, the words kept.
 _FENCE_LINE = re.compile(r"^\s*(?:```|~~~).*$", re.MULTILINE)
 _LINE_MARKUP = re.compile(
@@ -165,13 +170,16 @@ def clean_reply(reply: str) -> str:
     """A model's reply without invisible characters and decorative markdown.
 
     Emphasis, strike-through, spoiler bars, code ticks and fences, headings, quote and
-    list markers go; the words stay (each sentence is still checked). Links, HTML and
-    mentions are left for `markup_problem` to refuse.
+    list markers go, as do an echoed passage fence and an "Answer:" label; the words stay
+    (each sentence is still checked). Links, HTML and mentions are left for
+    `markup_problem` to refuse.
     """
     text = strip_invisible(reply).replace("\r\n", "\n").replace("\r", "\n")
+    text = _ECHOED_FENCE.sub("", text)
     text = _FENCE_LINE.sub("", text)
     text = _LINE_MARKUP.sub("", text)
-    return _DECORATION.sub("", text)
+    text = _ANSWER_LABEL.sub("", _DECORATION.sub("", text))
+    return text
 
 
 def markup_problem(sentence: str) -> str | None:
