@@ -192,10 +192,18 @@ XI = "U.S. and European Union officials met Xi Jinping in Beijing on Monday, sta
         "State media said Xi's meeting with officials was in Beijing.",
         "Meanwhile, officials met Xi in Beijing.",
         "Officials met Xi Jinping in B\u00e9ijing.",  # accents aside
+        "Officials met Xi Jinping in Beijing, State Media said.",  # case aside
     ],
 )
 def test_faithful_paraphrases_keep_their_names(sentence: str) -> None:
     assert holds(sentence, XI), why(sentence, XI)
+
+
+def test_a_name_run_into_another_word_is_still_found() -> None:
+    # Scraped text can run words together: a stray "\\n", a lost space.
+    source = "Storm Zephyr flooded the port city of\\nPORTO on Tuesday."
+    assert holds("Storm Zephyr flooded the port city of Porto.", source)
+    assert not holds("Storm Zephyr flooded the port city of Lisbon.", source)
 
 
 def test_names_in_finds_runs_of_capitalised_words() -> None:

@@ -281,9 +281,20 @@ def names_in(sentence: str) -> dict[str, tuple[str, ...]]:
     return names
 
 
+# Where a word run together from two ("nPORTO" after a stray "\\n", "McDonald") splits.
+_CASE_CHANGE = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
 def name_keys(texts: Iterable[str]) -> set[str]:
-    """Every word of `texts` as names are compared (see :func:`names_in`)."""
-    return {_key(t.text) for text in texts for t in _tokens(text) if t.is_word}
+    """Every word of `texts` as names are compared (see :func:`names_in`), and the parts
+    of words run together at a change of case."""
+    keys: set[str] = set()
+    for text in texts:
+        for token in _tokens(text):
+            if token.is_word:
+                keys.add(_key(token.text))
+                keys.update(_key(part) for part in _CASE_CHANGE.split(token.text))
+    return keys
 
 
 # -- negation --------------------------------------------------------------------------------
