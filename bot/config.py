@@ -96,7 +96,8 @@ class LLMConfig(ConfigSection):
         ge=0.0,
         le=1.0,
         description="drop a written sentence unless this share of its content words "
-        "(and every number in it) occurs in the passages it cites",
+        "occurs in the passages it cites (every name, figure and date in it must, and it "
+        "may not add or drop a negation)",
     )
 
 

@@ -149,13 +149,23 @@ class ScriptedModel:
         return self.reply(messages) if callable(self.reply) else self.reply
 
 
+# A passage block of the prompt: "<<<BEGIN PASSAGE [n] nonce>>>", heading, text, END line.
+_PASSAGE_BLOCK = re.compile(
+    r"^<<<BEGIN PASSAGE \[(\d+)\] (\w+)>>>\n(.*?)\n<<<END PASSAGE \[\1\] \2>>>$",
+    re.MULTILINE | re.DOTALL,
+)
+
+
+def prompt_passages(messages: Sequence[dict[str, str]]) -> dict[int, str]:
+    """The passage blocks of a prompt: {n: "heading\ntext"}, by their number `[n]`."""
+    return {int(m[1]): m[3] for m in _PASSAGE_BLOCK.finditer(messages[-1]["content"])}
+
+
 def passage_number(messages: Sequence[dict[str, str]], phrase: str) -> int:
     """The number `[n]` the prompt gave to the first passage holding `phrase`."""
-    passages = messages[-1]["content"].split("Passages:\n\n", 1)[1]
-    for block in ("\n\n" + passages).split("\n\n[")[1:]:
-        number, _, rest = block.partition("]")
-        if number.isdigit() and phrase in rest:
-            return int(number)
+    for number, block in sorted(prompt_passages(messages).items()):
+        if phrase in block:
+            return number
     raise AssertionError(f"no passage in the prompt holds {phrase!r}")
 
 

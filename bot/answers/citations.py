@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bot.answers.models import Answer, Citation, Source
 from bot.answers.support import check_support, supporting_text
+from bot.answers.untrusted import markup_problem
 from bot.config import LLMConfig
 from index import Article, GeobotError, KnowledgeBase, Passage
 
@@ -179,7 +180,8 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MI
 
     A quoted (extractive) sentence must be its citation's quote, character for character.
     A written sentence (``method == "llm"``) may cite several passages; each quote must be
-    stored text of its passage, and the sentence must be supported by those passages
+    stored text of its passage, and the sentence must be plain prose (no link, HTML or
+    mention: :func:`bot.answers.untrusted.markup_problem`) supported by those passages
     (:func:`bot.answers.support.check_support` at `min_support`).
     """
     if answer.declined:
@@ -207,10 +209,13 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MI
     if answer.method != "llm":
         return  # each sentence is its quote, compared with the stored text above
     for sentence in sentences:
+        problem = markup_problem(sentence.text)
+        if problem is not None:
+            raise CitationError(f"a written sentence {problem}")
         support = check_support(
             sentence.text,
             [
-                supporting_text(articles[c.article_id].title, passages[c.passage_id].text)
+                supporting_text(articles[c.article_id], passages[c.passage_id])
                 for c in sentence.citations
             ],
         )

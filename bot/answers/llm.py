@@ -2,19 +2,26 @@
 vLLM), still cited.
 
 The model gets the passages, numbered, and is asked to answer (or summarise) in a few
-sentences that each end with the numbers of the passages they rest on. Nothing it writes
-is shown unchecked: a sentence without a citation, citing a passage it was not given, or
-saying more than its passages do (a number they never mention, or too many words they
-lack; :mod:`bot.answers.support`) is dropped, and each kept sentence is tied to the
-passage sentence that backs it. When the server fails or nothing survives the checks,
-the service falls back to the extractive answer and says so.
+sentences that each end with the numbers of the passages they rest on. Passages are
+untrusted: each sits in a block fenced by a per-request nonce, neutralised so that no
+article can pass for the prompt's structure, and the model is told they are data, not
+instructions (:mod:`bot.answers.untrusted`). Nothing it writes is shown unchecked: its
+decoration is stripped, and a sentence without a citation, citing a passage it was not
+given, holding a link, HTML or a mention, or saying more than its passages do (a figure,
+name or date they never mention, a negation they lack or have, too many words they lack;
+:mod:`bot.answers.support`) is dropped, and each kept sentence is tied to the passage
+sentence that backs it. When the server fails or nothing survives the checks, the
+service falls back to the extractive answer and says so. A runaway reply is bounded: the
+server's body, the characters read, the sentences considered and the notes kept.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,6 +30,12 @@ import httpx
 from bot.answers.citations import Quote
 from bot.answers.support import best_evidence, check_support, supporting_text
 from bot.answers.text import word_count
+from bot.answers.untrusted import (
+    PassageFence,
+    clean_reply,
+    markup_problem,
+    redact,
+)
 from bot.config import LLMConfig
 from index import Article, GeobotError, Passage
 from index.passages.sentences import split_sentences
@@ -38,6 +51,13 @@ __all__ = [
 ]
 
 NOT_FOUND = "NOT FOUND"
+# Bounds on what one reply can cost. The word budgets (at most 2,000 words) fit well
+# inside MAX_REPLY_CHARS; the server's JSON body may escape every character as \uXXXX.
+MAX_REPLY_CHARS = 16_000
+MAX_REPLY_BYTES = 256 * 1024
+MAX_SENTENCES = 40  # written sentences checked; the rest are not read
+MAX_NOTES = 5  # notes on dropped sentences; past it, one says how many more
+NOTE_QUOTE_CHARS = 100  # how much of a dropped sentence a note quotes
 # A run of citation markers: "[1]", "[1][3]", "[1, 3]", " [2] [4]".
 _MARKER_RUN = r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+"
 _MARKERS = re.compile(_MARKER_RUN)
@@ -94,23 +114,38 @@ class OpenAICompatibleClient:
             "stream": False,
         }
         try:
-            response = self._client.post(self._url, json=payload)
+            status, body = self._post(payload)
         except httpx.TimeoutException:
             raise LLMError(
                 f"{self._url}: no reply within {self._config.timeout_seconds:g} s"
             ) from None
         except httpx.HTTPError as exc:
             raise LLMError(f"{self._url}: {exc or type(exc).__name__}") from None
-        if response.status_code != 200:
-            detail = " ".join(response.text.split())[:200]
-            raise LLMError(f"{self._url}: HTTP {response.status_code} {detail}".rstrip())
+        if status != 200:
+            detail = " ".join(body.decode("utf-8", "replace").split())[:200]
+            raise LLMError(f"{self._url}: HTTP {status} {detail}".rstrip())
         try:
-            content = response.json()["choices"][0]["message"]["content"]
+            content = json.loads(body)["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
             raise LLMError(f"{self._url}: the reply is not an OpenAI chat completion") from None
         if not isinstance(content, str) or not content.strip():
             raise LLMError(f"{self._url}: the model replied with no text")
         return content
+
+    def _post(self, payload: dict[str, object]) -> tuple[int, bytes]:
+        """The status and body of the POST, read as it streams in: at most
+        MAX_REPLY_BYTES, and within the timeout as a whole, not only between reads, so
+        neither a huge reply nor one dribbled byte by byte can hold a worker."""
+        deadline = time.monotonic() + self._config.timeout_seconds
+        with self._client.stream("POST", self._url, json=payload) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_REPLY_BYTES:
+                    raise LLMError(f"{self._url}: the reply is over {MAX_REPLY_BYTES // 1024} KiB")
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("the reply took too long", request=response.request)
+            return response.status_code, bytes(body)
 
     def close(self) -> None:
         self._client.close()
@@ -203,11 +238,22 @@ _RULES = (
 
 
 class LLMWriter:
-    """Asks the model for cited answers and summaries; keeps only what the passages support."""
+    """Asks the model for cited answers and summaries; keeps only what the passages support.
 
-    def __init__(self, client: ChatClient, config: LLMConfig) -> None:
+    `fence` draws the delimiters of each request's passages (a fresh random nonce by
+    default; tests may fix it).
+    """
+
+    def __init__(
+        self,
+        client: ChatClient,
+        config: LLMConfig,
+        *,
+        fence: Callable[[], PassageFence] = PassageFence.new,
+    ) -> None:
         self.client = client
         self.config = config
+        self._fence = fence
 
     @property
     def model(self) -> str:
@@ -224,23 +270,39 @@ class LLMWriter:
         passages: Sources,
         word_budget: int,
         context: Sequence[str] = (),
+        *,
+        fence: PassageFence | None = None,
     ) -> list[dict[str, str]]:
+        fence = fence or self._fence()
         system = (
             "You answer questions about the news using only the numbered passages given. "
             f"Answer in at most {word_budget} words, in a few plain sentences. {_RULES} "
-            f"If the passages do not answer the question, reply with exactly: {NOT_FOUND}"
+            f"If the passages do not answer the question, reply with exactly: {NOT_FOUND}\n"
+            f"{fence.rules()}"
         )
-        earlier = "".join(f"Earlier question: {turn}\n" for turn in context)
-        return _messages(system, passages, f"{earlier}Question: {question}")
+        # The question is the asker's own, but a follow-up's earlier questions may not
+        # be, and neither may hold a line break or a token that passes for structure.
+        earlier = "".join(f"Earlier question: {fence.neutralize(turn)}\n" for turn in context)
+        request = f"{earlier}Question: {fence.neutralize(question)}"
+        return _messages(system, passages, request, fence)
 
     def summary_messages(
-        self, subject: str, passages: Sources, sentences: int, word_budget: int, order: str
+        self,
+        subject: str,
+        passages: Sources,
+        sentences: int,
+        word_budget: int,
+        order: str,
+        *,
+        fence: PassageFence | None = None,
     ) -> list[dict[str, str]]:
+        fence = fence or self._fence()
         system = (
             "You summarise news using only the numbered passages given. Write about "
-            f"{sentences} plain sentences, at most {word_budget} words, {order}. {_RULES}"
+            f"{sentences} plain sentences, at most {word_budget} words, {order}. {_RULES}\n"
+            f"{fence.rules()}"
         )
-        return _messages(system, passages, f"Summarise {subject}.")
+        return _messages(system, passages, f"Summarise {fence.neutralize(subject)}.", fence)
 
     def write_answer(
         self,
@@ -256,7 +318,7 @@ class LLMWriter:
         ("and how did China respond?") is read as the user meant it.
         """
         reply = self.client.complete(self.answer_messages(question, passages, word_budget, context))
-        if reply.strip().strip(".").upper() == NOT_FOUND:
+        if clean_reply(reply).strip().strip(".").upper() == NOT_FOUND:
             return WrittenAnswer((), (), not_found=True)
         return self._checked(reply, passages, word_budget)
 
@@ -276,8 +338,15 @@ class LLMWriter:
         return self._checked(reply, passages, word_budget)
 
     def _checked(self, reply: str, passages: Sources, word_budget: int) -> WrittenAnswer:
-        written, uncited = parse_reply(reply)
-        dropped = [f"no citation: {text!r}" for text in uncited]
+        notes: list[str] = []
+        if len(reply) > MAX_REPLY_CHARS:
+            notes.append(f"the reply was cut at {MAX_REPLY_CHARS:,} characters")
+            reply = reply[:MAX_REPLY_CHARS]
+        written, uncited = parse_reply(clean_reply(reply))
+        if len(written) > MAX_SENTENCES:
+            notes.append(f"{len(written) - MAX_SENTENCES} more sentences were not read")
+            written = written[:MAX_SENTENCES]
+        dropped = [f"no citation: {_quoted(text)}" for text in uncited]
         kept: list[tuple[str, tuple[Quote, ...]]] = []
         words_used = 0
         for sentence in written:
@@ -285,34 +354,47 @@ class LLMWriter:
             if problem is None and words_used + word_count(sentence.text) > word_budget:
                 problem = f"over the {word_budget}-word budget"
             if problem is not None:
-                dropped.append(f"{problem}: {sentence.text!r}")
+                dropped.append(f"{problem}: {_quoted(sentence.text)}")
                 continue
             quotes = tuple(_evidence(sentence, *passages[n - 1]) for n in sentence.cited)
             kept.append((sentence.text, quotes))
             words_used += word_count(sentence.text)
-        return WrittenAnswer(tuple(kept), tuple(dropped))
+        if len(dropped) > MAX_NOTES:
+            more = len(dropped) - (MAX_NOTES - 1)
+            dropped = [*dropped[: MAX_NOTES - 1], f"and {more} more sentences dropped"]
+        return WrittenAnswer(tuple(kept), tuple(notes + dropped))
 
     def _problem(self, sentence: WrittenSentence, passages: Sources) -> str | None:
         unknown = [n for n in sentence.cited if not 1 <= n <= len(passages)]
         if unknown:
             return f"cites [{unknown[0]}], not one of the {len(passages)} passages given"
+        markup = markup_problem(sentence.text)
+        if markup is not None:
+            return markup
         cited = [passages[n - 1] for n in sentence.cited]
         support = check_support(
-            sentence.text,
-            [supporting_text(article.title, passage.text) for article, passage in cited],
+            sentence.text, [supporting_text(article, passage) for article, passage in cited]
         )
         if not support.holds(self.config.min_support):
             return f"not supported by its sources ({support.describe()})"
         return None
 
 
-def _messages(system: str, passages: Sources, request: str) -> list[dict[str, str]]:
+def _quoted(text: str) -> str:
+    """A dropped sentence as a note quotes it: short, one line, no link or mention."""
+    return repr(redact(text, NOTE_QUOTE_CHARS))
+
+
+def _messages(
+    system: str, passages: Sources, request: str, fence: PassageFence
+) -> list[dict[str, str]]:
     blocks = []
     for number, (article, passage) in enumerate(passages, start=1):
         day = article.published.date().isoformat() if article.published else None
-        about = ", ".join(part for part in (article.outlet, day) if part)
-        heading = f"[{number}] {article.title}" + (f" ({about})" if about else "")
-        blocks.append(f"{heading}\n{passage.text}")
+        outlet = fence.neutralize(article.outlet or "")
+        about = ", ".join(part for part in (outlet, day) if part)
+        heading = fence.neutralize(article.title) + (f" ({about})" if about else "")
+        blocks.append(fence.block(number, heading, passage.text))
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\n{request}"
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 

@@ -1,29 +1,43 @@
 """Does a written sentence say only what its cited passages say?
 
 A written (LLM) sentence is not a quote, so it cannot be checked character for character.
-The check is lexical and deliberately strict: most of the sentence's content words must
-occur in the passages it cites, and every number in it must occur there too, so a figure,
-date or name the passages never mention is caught. The sentence's evidence is the one
+The check is lexical and deliberately strict:
+
+* most of the sentence's content words must occur in the passages it cites;
+* every figure, name and date in it must occur there too (:mod:`bot.answers.claims`), so
+  a number, a person or a day the passages never mention is caught however long the
+  sentence is;
+* it must not add a negation they lack, nor drop one they have ("does not cover" for
+  "covers", "agreed" for "failed to agree").
+
+What citing a passage vouches for is the passage with its article's title, outlet and
+publication date, all of which the model was shown. The sentence's evidence is the one
 sentence of a cited passage that shares the most of its content words.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.answers.claims import (
+    dates_in,
+    figure_is_backed,
+    figures_backed,
+    figures_in,
+    name_keys,
+    names_in,
+    negation_problem,
+)
 from bot.answers.text import content_terms, stem, stems
-from index.models import Span
+from index.models import Article, Passage, Span
 
-__all__ = ["Support", "best_evidence", "check_support", "numbers_in", "supporting_text"]
+__all__ = ["Support", "best_evidence", "check_support", "supporting_text"]
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-
-
-def numbers_in(text: str) -> set[str]:
-    """The numbers written in `text`, with thousands separators dropped ("25,000" → "25000")."""
-    return {match.group().replace(",", "") for match in _NUMBER.finditer(text)}
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
 
 
 @dataclass(frozen=True)
@@ -33,28 +47,62 @@ class Support:
     share: float  # share of the sentence's content words found in the passages
     missing_terms: tuple[str, ...]
     missing_numbers: tuple[str, ...]
+    missing_names: tuple[str, ...] = ()
+    missing_dates: tuple[str, ...] = ()
+    negation: str | None = None  # how it adds or drops a negation, if it does
 
     def holds(self, min_share: float) -> bool:
-        return not self.missing_numbers and self.share >= min_share
+        return (
+            not self.missing_numbers
+            and not self.missing_names
+            and not self.missing_dates
+            and self.negation is None
+            and self.share >= min_share
+        )
 
     def describe(self) -> str:
         parts = []
         if self.missing_numbers:
             parts.append("numbers not in its sources: " + ", ".join(self.missing_numbers))
+        if self.missing_names:
+            parts.append("names not in its sources: " + ", ".join(self.missing_names[:4]))
+        if self.missing_dates:
+            parts.append("dates not in its sources: " + ", ".join(self.missing_dates))
+        if self.negation:
+            parts.append(self.negation)
         if self.missing_terms:
             parts.append("words not in its sources: " + ", ".join(self.missing_terms[:6]))
         return "; ".join(parts) or "supported"
 
 
 def check_support(sentence: str, passages: Sequence[str]) -> Support:
-    """How much of `sentence` the texts `passages` (each a passage with its title) hold."""
+    """How much of `sentence` the texts `passages` (each what a citation vouches for,
+    :func:`supporting_text`) hold."""
     available = set().union(*(stems(p) for p in passages)) if passages else set()
-    terms = content_terms(sentence)
+    # Figures are compared by value below ("1,200" is "1200", "three" is "3"), not as words.
+    terms = [t for t in content_terms(sentence) if not figures_in(t)]
     missing_terms = tuple(t for t in terms if stem(t) not in available)
     share = 1.0 - len(missing_terms) / len(terms) if terms else 0.0
-    passage_numbers = set().union(*(numbers_in(p) for p in passages)) if passages else set()
-    missing_numbers = tuple(sorted(numbers_in(sentence) - passage_numbers))
-    return Support(share, missing_terms, missing_numbers)
+    backed = figures_backed(passages)
+    missing_numbers = tuple(
+        dict.fromkeys(f.surface for f in figures_in(sentence) if not figure_is_backed(f, backed))
+    )
+    keys = name_keys(passages)
+    missing_names = tuple(
+        name for name, words in names_in(sentence).items() if not set(words) <= keys
+    )
+    dates = set().union(*(dates_in(p) for p in passages)) if passages else set()
+    missing_dates = tuple(
+        written for date, written in dates_in(sentence).items() if date not in dates
+    )
+    return Support(
+        share,
+        missing_terms,
+        missing_numbers,
+        missing_names,
+        missing_dates,
+        negation_problem(sentence, passages),
+    )
 
 
 def best_evidence(sentence: str, text: str, spans: Sequence[Span]) -> Span:
@@ -71,6 +119,13 @@ def best_evidence(sentence: str, text: str, spans: Sequence[Span]) -> Span:
     )
 
 
-def supporting_text(title: str, passage_text: str) -> str:
-    """What citing a passage vouches for: its article's title and the passage itself."""
-    return f"{title}\n{passage_text}"
+def supporting_text(article: Article, passage: Passage) -> str:
+    """What citing `passage` vouches for: the passage, with its article's title, outlet
+    and publication date ("Monday 15 April 2024"), as the model was shown them."""
+    about = [article.title, article.outlet or ""]
+    if article.published is not None:
+        day = article.published
+        about.append(
+            f"{_WEEKDAY_NAMES[day.weekday()]} {day.day} {_MONTH_NAMES[day.month - 1]} {day.year}"
+        )
+    return "\n".join([*about, passage.text])

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from bot.answers.citations import CitationError, cited_sentences
 from bot.answers.models import Answer
-from bot.discord.text import CITATION_MARKER, neutralize_mentions, trim
+from bot.discord.text import CITATION_MARKER, safe_markdown, trim
 
 __all__ = ["Piece", "answer_pieces", "pack_pieces"]
 
@@ -24,7 +24,7 @@ _MARKER_END = re.compile(r"\s\[(\d+)\](?=\s|$)")
 
 @dataclass(frozen=True)
 class Piece:
-    """One cited sentence as displayed: its (neutralized) quote and its marker.
+    """One cited sentence as displayed: its quote (escaped, neutralized) and its marker.
 
     `sep` is the whitespace that joined it to the previous sentence in the answer (" "
     within a source, a blank line between sources); it is dropped at an embed's start.
@@ -70,7 +70,7 @@ def _pieces_from_citations(answer: Answer) -> list[Piece] | None:
     return [
         Piece(
             _separator(sentence.gap, index == 0),
-            neutralize_mentions(sentence.text),
+            safe_markdown(sentence.text),
             sentence.marker,
             # A quote may itself contain "[3]"; listing source 3 too is harmless, while
             # leaving out a number a reader sees would not be.
@@ -93,16 +93,14 @@ def _pieces_from_text(text: str) -> list[Piece]:
         marker = f" {bracket}" if quote else bracket
         gap = segment[: len(segment) - len(body)]
         numbers = frozenset(_numbers_in(body))
-        pieces.append(
-            Piece(_separator(gap, not pieces), neutralize_mentions(quote), marker, numbers)
-        )
+        pieces.append(Piece(_separator(gap, not pieces), safe_markdown(quote), marker, numbers))
         position = match.end()
     rest = text[position:]
     if rest.strip():
         body = rest.strip()
         gap = rest[: len(rest) - len(rest.lstrip())]
         numbers = frozenset(_numbers_in(body))
-        pieces.append(Piece(_separator(gap, not pieces), neutralize_mentions(body), "", numbers))
+        pieces.append(Piece(_separator(gap, not pieces), safe_markdown(body), "", numbers))
     return pieces
 
 

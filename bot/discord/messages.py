@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.discord.text import format_day, neutralize_mentions, outlet_credit
+from bot.discord.text import collapse, format_day, neutralize_mentions, one_line, outlet_credit
 from bot.feed_reports import describe_feed_report
 from index import Article, IngestReport, StoreStats
 from index.web.feed_store import Feed
@@ -34,12 +34,12 @@ def _clip(text: str, limit: int) -> str:
 
 def thread_name(question: str) -> str:
     """A thread title from a question: one line, at most Discord's 100 characters."""
-    return _clip(" ".join(neutralize_mentions(question).split()) or "Question", 100)
+    return _clip(neutralize_mentions(collapse(question)) or "Question", 100)
 
 
 def choice_name(article: Article) -> str:
     """An autocomplete choice (1 to 100 characters): date and title."""
-    return _clip(f"{format_day(article.published)} · {' '.join(article.title.split())}", 100)
+    return _clip(f"{format_day(article.published)} · {collapse(article.title)}", 100)
 
 
 def _span(stats: StoreStats) -> str:
@@ -82,7 +82,7 @@ def render_stats(stats: StoreStats) -> discord.Embed:
     embed.add_field(name="Model", value=f"{stats.model} ({stats.dimension} dimensions)")
     embed.add_field(name="Index", value=f"FAISS {stats.index_factory}")
     embed.add_field(name="Disk", value=f"{stats.disk_bytes / 1e6:.1f} MB")
-    outlets = ", ".join(f"{neutralize_mentions(o)} ({n})" for o, n in stats.outlets[:15])
+    outlets = ", ".join(f"{one_line(o, 100)} ({n})" for o, n in stats.outlets[:15])
     if outlets:
         embed.add_field(name="Outlets", value=_clip(outlets, 1024), inline=False)
     return embed
@@ -108,13 +108,13 @@ def render_ingest_report(name: str, report: IngestReport) -> str:
 def outlet_choice_name(outlet: str, articles: int) -> str:
     """An autocomplete choice for an outlet (1 to 100 characters): name and article count."""
     noun = "article" if articles == 1 else "articles"
-    return _clip(f"{' '.join(outlet.split())} ({articles} {noun})", 100)
+    return _clip(f"{collapse(outlet)} ({articles} {noun})", 100)
 
 
 def feed_choice_name(feed: Feed) -> str:
     """An autocomplete choice for a feed (1 to 100 characters): outlet and URL."""
     who = outlet_credit(feed.outlet or feed.title, feed.country)
-    text = " ".join(f"{who} · {feed.url}".split()) if who else feed.url
+    text = collapse(f"{who} · {feed.url}") if who else collapse(feed.url)
     return _clip(text, 100)
 
 

@@ -34,6 +34,8 @@ from bot.discord.text import (
     link,
     neutralize_mentions,
     one_line,
+    plain_line,
+    safe_markdown,
     safe_url,
     source_credit,
     trim,
@@ -349,7 +351,7 @@ def render_passages(answer: Answer) -> list[discord.Embed]:
             tail = f" — {credit}" if credit else ""
             room = LIMITS.field_name - len(head) - len(tail)
             name = head + (one_line(source.title, room) or "untitled") + tail
-        value = trim(neutralize_mentions(citation.quote.strip()), LIMITS.field_value)
+        value = trim(safe_markdown(citation.quote.strip()), LIMITS.field_value)
         fields.append((trim(name, LIMITS.field_name), value or "(empty quote)"))
 
     title = "Quoted passages"
@@ -388,7 +390,8 @@ def render_hits(query: str, hits: Sequence[SearchHit]) -> list[discord.Embed]:
 
 def _hit_field(hit: SearchHit) -> tuple[str, str]:
     article = hit.article
-    name = one_line(f"{hit.rank}. {article.title}", LIMITS.field_name)
+    head = f"{hit.rank}. "
+    name = head + one_line(article.title, LIMITS.field_name - len(head))
     credit = one_line(dated_credit(article.outlet, article.country, article.published), CREDIT_MAX)
     url = safe_url(article.url)
     header = " · ".join(part for part in (credit, f"[link]({url})" if url else "") if part)
@@ -453,7 +456,7 @@ FEED_ERROR_MAX = 300
 
 def _code(text: str, limit: int) -> str:
     """Untrusted text as one inline code span (backticks inside would end it)."""
-    inner = one_line(text.replace("`", "'"), limit - 2) or " "
+    inner = plain_line(text.replace("`", "'"), limit - 2) or " "
     return f"`{inner}`"
 
 

@@ -1,9 +1,14 @@
 """Untrusted text made safe and short for Discord: pure functions, no network.
 
-Article titles, outlets, quotes and questions can hold anything. Everything shown goes
-through `neutralize_mentions` (so nothing can ping) and is cut to a limit with `trim`
-(so nothing overflows); links are rebuilt by `link` so no title or URL can break the
-markdown around it. Senders also pass `NO_PINGS`, the second safeguard.
+Article titles, outlets, quotes, questions and a model's sentences can hold anything.
+Everything shown goes through `neutralize_mentions` (so nothing can ping) and is cut to
+a limit with `trim` (so nothing overflows); links are rebuilt by `link` so no title or
+URL can break the markdown around it. Where Discord renders markdown (descriptions,
+field names and values, titles), untrusted text is escaped (`escape_markdown`: it shows
+as written, no link, heading, mention or code of its own); everywhere, invisible
+formatting characters (bidirectional overrides, zero-width characters) are removed
+(`collapse`, `safe_markdown`), so a title cannot reorder or hide what follows it.
+Senders also pass `NO_PINGS`, the second safeguard.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import discord
 
 from bot.answers.models import Source
+from bot.answers.untrusted import strip_invisible
 
 __all__ = [
     "CITATION_MARKER",
@@ -25,12 +31,15 @@ __all__ = [
     "collapse",
     "date_range",
     "dated_credit",
+    "escape_markdown",
     "format_day",
     "format_time",
     "link",
     "neutralize_mentions",
     "one_line",
     "outlet_credit",
+    "plain_line",
+    "safe_markdown",
     "safe_url",
     "source_credit",
     "trim",
@@ -61,6 +70,35 @@ _HOST = re.compile(r"[\w.-]+|[0-9A-Fa-f:.]+")
 # percent-encoded: spaces, '(' ')' '[' ']' '<' '>' would end a markdown link early, and
 # '@' keeps raw mention text out of anything we render.
 _URL_SAFE = "!#$%&'*+,-./:;=?_~"
+
+
+# Markdown Discord acts on anywhere in a line: emphasis, strike-through, spoilers, code,
+# escapes, links ("[text](url)"), headings and quotes ('#', '>'), and '<' (mentions,
+# timestamps, "<https://...>"). A backslash before any of them shows it as typed.
+_INLINE_MARKDOWN = re.compile(r"[\\*_~|`\[\]<>#]")
+# ...and at the start of a line only: list markers ("- ", "+ ", "1. ", "2) ").
+_LIST_MARKER = re.compile(r"^(\s*\d*)([-+.)])(?=\s)", re.MULTILINE)
+# "https://" is linked wherever it stands; an escaped colon stops that.
+_URL_SCHEME = re.compile(r"\b([a-z][a-z0-9+.-]*):(?=//)", re.IGNORECASE)
+
+
+def escape_markdown(text: str) -> str:
+    """`text` as Discord shows it literally: no emphasis, link, heading, list, quote,
+    code span, timestamp or auto-linked URL of its own.
+
+    Every markdown character gets a backslash (Discord hides a backslash before any
+    punctuation, so the text reads the same), line-start list markers too, and the colon
+    of "scheme://", so a URL in an article is shown but not linked.
+    """
+    text = _INLINE_MARKDOWN.sub(r"\\\g<0>", text)
+    text = _LIST_MARKER.sub(r"\1\\\2", text)
+    return _URL_SCHEME.sub(r"\1\\:", text)
+
+
+def safe_markdown(text: str) -> str:
+    """Untrusted text (a quote, a written sentence) for a place that renders markdown:
+    without invisible characters, escaped, and unable to ping."""
+    return neutralize_mentions(escape_markdown(strip_invisible(text)))
 
 
 def neutralize_mentions(text: str) -> str:
@@ -108,8 +146,9 @@ def source_credit(source: Source) -> str:
 
 
 def collapse(text: str) -> str:
-    """One line: runs of whitespace (newlines too) become one space."""
-    return " ".join(text.split())
+    """One line: runs of whitespace (newlines too) become one space, and invisible
+    formatting characters (bidirectional overrides, zero-width spaces...) go."""
+    return " ".join(strip_invisible(text).split())
 
 
 def trim(text: str, limit: int) -> str:
@@ -128,8 +167,23 @@ def trim(text: str, limit: int) -> str:
 
 
 def one_line(text: str, limit: int) -> str:
-    """Untrusted text as one neutralized line of at most `limit` characters."""
+    """Untrusted text as one neutralized, markdown-escaped line of at most `limit`
+    characters (for titles, field names and values, descriptions)."""
+    return _trim_escaped(neutralize_mentions(escape_markdown(collapse(text))), limit)
+
+
+def plain_line(text: str, limit: int) -> str:
+    """Untrusted text as one neutralized line of at most `limit` characters, not escaped:
+    for places that show markdown as typed (footers, code spans)."""
     return trim(neutralize_mentions(collapse(text)), limit)
+
+
+def _trim_escaped(text: str, limit: int) -> str:
+    """`trim` for escaped text: a cut never leaves a lone escaping backslash at the end."""
+    if len(text) <= limit:
+        return text
+    cut = trim(text, limit)
+    return cut[:-1].rstrip("\\") + ELLIPSIS if cut.endswith(ELLIPSIS) else cut
 
 
 def _link_text(title: str, limit: int) -> str:
@@ -137,16 +191,11 @@ def _link_text(title: str, limit: int) -> str:
 
     Brackets become parentheses and backslashes slashes (a backslash could escape the
     closing bracket); backticks would open a code span across lines, so they become
-    quotes; emphasis characters are escaped so two titles cannot format each other.
+    quotes; the rest of the markdown is escaped so two titles cannot format each other
+    and a URL in a title is not linked.
     """
-    cleaned = collapse(title).translate(_LINK_TEXT_TABLE)
-    cleaned = re.sub(r"([*_~|])", r"\\\1", cleaned)
-    cleaned = neutralize_mentions(cleaned) or "untitled"
-    if len(cleaned) > limit:
-        cleaned = trim(cleaned, limit)
-        # A cut may leave a lone escaping backslash before the '…'; drop it.
-        cleaned = cleaned[:-1].rstrip("\\") + ELLIPSIS
-    return cleaned
+    cleaned = escape_markdown(collapse(title).translate(_LINK_TEXT_TABLE))
+    return _trim_escaped(neutralize_mentions(cleaned), limit) or "untitled"
 
 
 def safe_url(url: str | None) -> str | None:

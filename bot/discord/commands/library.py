@@ -18,7 +18,7 @@ from bot.discord.autocomplete import article_choices
 from bot.discord.checks import require_manage_server
 from bot.discord.client_api import ClientAPI, client_of
 from bot.discord.errors import UserError
-from bot.discord.text import NO_PINGS, neutralize_mentions
+from bot.discord.text import NO_PINGS, one_line
 from index.web.polling import ingest_urls, is_url
 
 __all__ = ["COMMANDS", "ingest", "remove", "stats"]
@@ -89,7 +89,7 @@ async def remove(interaction: discord.Interaction[Any], article: int) -> None:
     await interaction.response.defer(thinking=True, ephemeral=True)
     removed = await client.offload(client.backend.kb.remove, article)
     await interaction.followup.send(
-        f"Removed article {removed.id}: {neutralize_mentions(removed.title)}",
+        f"Removed article {removed.id}: {one_line(removed.title, 300)}",
         ephemeral=True,
         allowed_mentions=NO_PINGS,
     )
