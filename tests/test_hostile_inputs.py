@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from fakes import HashingEmbedder
+from test_store_damage import damage_tables
 
 from bot.cli import AppContext, cli
 from index.knowledge_base import DB_NAME, INDEX_NAME
@@ -254,14 +255,16 @@ def test_random_bytes_inside_the_vector_data_are_found_and_repaired(
     vectors_match(library)
 
 
-def test_damaged_database_pages_give_one_line(library: Path) -> None:
+@pytest.mark.parametrize("damage", ["tables", "all-but-the-schema"])
+def test_damaged_database_pages_give_one_line(library: Path, damage: str) -> None:
     path = library / DB_NAME
-    raw = bytearray(path.read_bytes())
-    rng = random.Random(5)
-    page = 4096
-    # Every page but the first (the schema): the tables themselves are garbage.
-    raw[page:] = rng.randbytes(len(raw) - page)
-    path.write_bytes(bytes(raw))
+    if damage == "tables":
+        damage_tables(path)  # the file opens; its articles and passages cannot be read
+    else:
+        # Every page but the first: even opening it fails.
+        raw = bytearray(path.read_bytes())
+        raw[4096:] = random.Random(5).randbytes(len(raw) - 4096)
+        path.write_bytes(bytes(raw))
 
     for command in (["stats"], ["sources"], ["search", "summit"]):
         output = clean(run(library, *command), 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import sqlite3
 from pathlib import Path
@@ -71,22 +72,46 @@ def test_a_new_database_appears_whole(tmp_path: Path) -> None:
     create_database(path, prepare)
     assert seen == [0]  # not there while it was being made
     assert path.stat().st_size > 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644 & ~umask  # as SQLite would make it
     assert [p.name for p in path.parent.iterdir()] == [DB_NAME]  # no temporary left
     create_database(path, lambda _c: pytest.fail("an existing database is made again"))
 
 
-def test_damaged_pages_are_a_store_error_not_a_database_error(filled: Path) -> None:
-    path = filled / DB_NAME
+def damage_tables(path: Path, seed: int = 3) -> None:
+    """Random bytes over the root page of every table and index but `meta`'s: the file
+    opens (its schema and meta are intact), but no article or passage can be read."""
+    with sqlite3.connect(path) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        roots = [
+            int(row[0])
+            for row in connection.execute(
+                "SELECT rootpage FROM sqlite_master WHERE rootpage > 0"
+                " AND name NOT IN ('meta', 'sqlite_autoindex_meta_1')"
+            )
+        ]
+    connection.close()
     raw = bytearray(path.read_bytes())
-    raw[4096:] = random.Random(3).randbytes(len(raw) - 4096)
+    rng = random.Random(seed)
+    for root in roots:
+        start = (root - 1) * page_size
+        raw[start : start + page_size] = rng.randbytes(page_size)
     path.write_bytes(bytes(raw))
-    with pytest.raises(DamagedStoreError) as caught:
-        store = SQLiteStore(path)
-        try:
-            store.list_articles()
-        finally:
-            store.close()
-    assert caught.value.detail == "database disk image is malformed"
+
+
+def test_damaged_pages_are_a_store_error_not_a_database_error(config: Config, filled: Path) -> None:
+    damage_tables(filled / DB_NAME)
+    store = SQLiteStore(filled / DB_NAME)  # the schema and meta are intact
+    try:
+        for read in (store.list_articles, store.passage_count, lambda: list(store.iter_vectors())):
+            with pytest.raises(DamagedStoreError) as caught:
+                read()
+            assert caught.value.detail == "database disk image is malformed"
+    finally:
+        store.close()
+    with pytest.raises(DamagedStoreError):
+        KnowledgeBase.open(config, HashingEmbedder())
 
 
 def test_only_the_disks_errors_are_translated(tmp_path: Path) -> None:
@@ -231,9 +256,7 @@ def test_check_compares_the_passage_ids(config: Config, filled: Path) -> None:
 
 def test_check_finds_damaged_pages_and_empty_files(filled: Path) -> None:
     path = filled / DB_NAME
-    raw = bytearray(path.read_bytes())
-    raw[4096 * 3 :] = random.Random(9).randbytes(len(raw) - 4096 * 3)
-    path.write_bytes(bytes(raw))
+    damage_tables(path)
     healthy, database, _ = check(filled)
     assert not healthy and database
     path.write_bytes(b"")

@@ -15,7 +15,7 @@ import errno
 import functools
 import os
 import sqlite3
-import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
@@ -120,9 +120,10 @@ def create_database(path: Path, prepare: Callable[[sqlite3.Connection], None]) -
     """
     if path.exists() or path.is_symlink():
         return
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".new")
-    os.close(fd)
-    temporary = Path(name)
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.new")
+    # The permissions SQLite itself gives a new database (less the umask), not mkstemp's.
+    os.close(os.open(temporary, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    name = str(temporary)
     try:
         connection = sqlite3.connect(temporary, isolation_level=None)
         try:
