@@ -549,6 +549,9 @@ class KnowledgeBase:
         return self.store.list_articles(limit=limit, offset=offset)
 
     def stats(self) -> StoreStats:
+        with self._index_lock:
+            self._vectors.refresh()
+            vector_count, factory = len(self._vectors.index), self._vectors.index.factory
         earliest, latest = self.store.date_span()
         disk = sum(
             p.stat().st_size
@@ -558,13 +561,13 @@ class KnowledgeBase:
         return StoreStats(
             articles=self.store.article_count(),
             passages=self.store.passage_count(),
-            vectors=len(self._vectors.index),
+            vectors=vector_count,
             earliest=earliest,
             latest=latest,
             outlets=tuple(self.store.outlet_counts()),
             model=self.store.get_meta("model") or self.embedder.model_id,
             dimension=int(self.store.get_meta("dimension") or self.embedder.dimension),
-            index_factory=self._vectors.index.factory,
+            index_factory=factory,
             data_dir=self.data_dir,
             disk_bytes=disk,
         )

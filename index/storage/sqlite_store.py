@@ -180,13 +180,16 @@ class SQLiteStore:
         not read (feeds, say). Holding it, a process is the only writer of the data
         folder: the vector index file is only ever written inside one."""
         with self._write_lock:
-            self._execute_on_writer("BEGIN IMMEDIATE")
+            self._execute_on(self._writer, "BEGIN IMMEDIATE")
             try:
                 yield self._writer
-            except BaseException:
+            except BaseException as exc:
                 # SQLite may have rolled back already (a full disk, a damaged page).
                 if self._writer.in_transaction:
-                    self._execute_on_writer("ROLLBACK")
+                    self._execute_on(self._writer, "ROLLBACK")
+                error = store_error(exc, self.path) if isinstance(exc, sqlite3.Error) else None
+                if error is not None:
+                    raise error from exc
                 raise
             self.commit()
 
@@ -201,9 +204,6 @@ class SQLiteStore:
         finally:
             if conn.in_transaction:
                 self._execute_on(conn, "COMMIT")
-
-    def _execute_on_writer(self, statement: str) -> None:
-        self._execute_on(self._writer, statement)
 
     def _execute_on(self, conn: sqlite3.Connection, statement: str) -> None:
         try:
@@ -228,7 +228,7 @@ class SQLiteStore:
 
     def commit(self) -> None:
         # A method of its own so that tests can simulate a crash right before it.
-        self._execute_on_writer("COMMIT")
+        self._execute_on(self._writer, "COMMIT")
 
     @sqlite_errors
     def find_article(self, key: str) -> ArticleRow | None:
