@@ -261,3 +261,18 @@ def test_check_finds_damaged_pages_and_empty_files(filled: Path) -> None:
     assert not healthy and database
     path.write_bytes(b"")
     assert check(filled) == (False, ["the file is empty (0 bytes)"], [])
+
+
+def test_an_index_file_of_an_older_geobot_is_rebuilt_once(
+    config: Config, filled: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    header, _, body = (filled / INDEX_NAME).read_bytes().partition(b"\n")
+    old = {k: v for k, v in json.loads(header).items() if k != "checksum"} | {"format": 1}
+    (filled / INDEX_NAME).write_bytes(json.dumps(old).encode() + b"\n" + body)
+    with caplog.at_level(logging.WARNING):
+        dense_ids(config)
+    assert "written by an older geobot (format 1)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        dense_ids(config)
+    assert caplog.text == ""

@@ -319,8 +319,11 @@ def _parse_header(line: bytes) -> dict[str, object]:
     header = json.loads(line)  # a ValueError (JSONDecodeError, UnicodeDecodeError) if not JSON
     if not isinstance(header, dict):
         raise ValueError("it is not a geobot vector index (bad header)")
-    if header.get("format") != _FORMAT:
-        raise ValueError(f"unknown format {header.get('format')!r}")
+    version = header.get("format")
+    if isinstance(version, int) and version < _FORMAT:
+        raise ValueError(f"it was written by an older geobot (format {version})")
+    if version != _FORMAT:
+        raise ValueError(f"unknown format {version!r}")
     for name, kind in _HEADER_FIELDS.items():
         value = header.get(name)
         if not isinstance(value, kind) or isinstance(value, bool):
