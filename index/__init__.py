@@ -10,6 +10,7 @@ from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 from index.errors import (
     BadInputError,
     ConfigError,
+    DamagedStoreError,
     EmbeddingError,
     GeobotError,
     ModelMismatchError,
@@ -34,6 +35,7 @@ __all__ = [
     "BadInputError",
     "Config",
     "ConfigError",
+    "DamagedStoreError",
     "Embedder",
     "EmbeddingError",
     "FailedInput",

@@ -10,6 +10,7 @@ line. Anything else that escapes is a bug.
     │   └── FetchError         a page or feed cannot be downloaded (kind says why)
     ├── EmbeddingError         the embedding model cannot be loaded or used
     ├── StoreError             the knowledge base on disk cannot be opened or written
+    │   ├── DamagedStoreError  the database file is damaged: `geobot check` says how
     │   └── ModelMismatchError the store was built with another model: run `geobot reindex`
     ├── NotFoundError          an article id or other named thing does not exist
     └── QueryError             a search query that cannot be searched (empty, say)
@@ -20,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "BadInputError",
     "ConfigError",
+    "DamagedStoreError",
     "EmbeddingError",
     "FetchError",
     "GeobotError",
@@ -75,6 +77,22 @@ class EmbeddingError(GeobotError):
 
 class StoreError(GeobotError):
     """The knowledge base on disk cannot be opened, read or written."""
+
+
+class DamagedStoreError(StoreError):
+    """The database file is damaged (bad pages, not a database, truncated to nothing).
+
+    The message names the file, what SQLite found, and what to do, in one line.
+    """
+
+    def __init__(self, path: object, detail: str) -> None:
+        super().__init__(
+            f"the knowledge base {path} is damaged ({detail}); run `geobot check` for "
+            "details, then restore the file from a backup, or move it aside and ingest "
+            "your articles again"
+        )
+        self.path = path
+        self.detail = detail
 
 
 class ModelMismatchError(StoreError):

@@ -10,18 +10,24 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 
-from index.article_identity import article_key, content_digest, metadata_digest
+from index.article_identity import content_digest, metadata_digest
+from index.article_preparation import (
+    ArticlePreparer,
+    PreparedArticle,
+    WriteTally,
+    embedding_text,
+)
 from index.config import Config
 from index.embedding.embedder import Embedder
 from index.errors import (
     BadInputError,
+    GeobotError,
     ModelMismatchError,
     NotFoundError,
     QueryError,
@@ -35,15 +41,12 @@ from index.models import (
     SearchHit,
     StoreStats,
 )
-from index.passages.chunking import Chunk, chunk_sentences
-from index.passages.sentences import split_sentences
 from index.ranking import prune_common_terms, reciprocal_rank_fusion, required_terms
-from index.sources.files import iter_input_paths, parse_file
+from index.sources.files import find_input_files, parse_file
 from index.sources.outlets import OutletTable
-from index.storage.faiss_index import VectorIndex
 from index.storage.keyword_query import match_expression, query_terms
 from index.storage.sqlite_store import ArticleFilter, NewPassage, SQLiteStore
-from index.storage.vector_sync import build_vectors, load_vectors
+from index.storage.vector_sync import SyncedVectors
 
 __all__ = ["KnowledgeBase", "SearchMode", "embedding_text"]
 
@@ -54,25 +57,6 @@ INDEX_NAME = "vectors.faiss"
 # Passages gathered before one embedding call: large enough that sentence-transformers'
 # length sorting keeps padding low, small enough to bound memory and lost work.
 EMBED_BATCH_PASSAGES = 1024
-TITLE_TOKEN_CAP = 32
-
-
-@dataclass
-class _Prepared:
-    """An article parsed and chunked, waiting for its vectors."""
-
-    parsed: ParsedArticle
-    key: str
-    existing_id: int | None
-    content_hash: str
-    metadata_hash: str
-    chunks: list[Chunk]
-    embed_texts: list[str] = field(default_factory=list)
-
-
-def embedding_text(title: str, passage: str, *, include_title: bool) -> str:
-    """The text embedded for a passage: the title gives a passage its topic."""
-    return f"{title}\n{passage}" if include_title and title else passage
 
 
 class KnowledgeBase:
@@ -83,7 +67,7 @@ class KnowledgeBase:
         config: Config,
         embedder: Embedder,
         store: SQLiteStore,
-        vectors: VectorIndex,
+        vectors: SyncedVectors,
         data_dir: Path,
     ) -> None:
         self.config = config
@@ -95,6 +79,7 @@ class KnowledgeBase:
         self._index_lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
         self.outlets = OutletTable(config.outlets)
+        self._preparer = ArticlePreparer(config.chunking, embedder, self.outlets)
 
     # -- opening ----------------------------------------------------------------------
 
@@ -110,8 +95,9 @@ class KnowledgeBase:
         """Open (or create) the knowledge base in `data_dir`.
 
         Raises ModelMismatchError when the store was built by another model, unless
-        `allow_model_change` (what `reindex` uses). A vector index file that is missing,
-        unreadable or out of step with SQLite is rebuilt from the stored vectors.
+        `allow_model_change` (what `reindex` uses), and DamagedStoreError when the database
+        file is damaged. A vector index file that is missing, unreadable, damaged or out of
+        step with SQLite is rebuilt from the stored vectors.
         """
         data_dir = (data_dir or config.resolved_data_dir()).expanduser()
         store = SQLiteStore(data_dir / DB_NAME)
@@ -133,9 +119,11 @@ class KnowledgeBase:
                     )
                 # The stored vectors are of the old model: nothing to search until
                 # `reindex` has embedded them again.
-                empty = VectorIndex(embedder.dimension, config.index.factory)
+                empty = SyncedVectors.empty(
+                    config.index, store, data_dir / INDEX_NAME, embedder.dimension
+                )
                 return cls(config, embedder, store, empty, data_dir)
-            vectors = load_vectors(config.index, store, data_dir / INDEX_NAME, stored_dim)
+            vectors = SyncedVectors.open(config.index, store, data_dir / INDEX_NAME, stored_dim)
         except BaseException:
             store.close()
             raise
@@ -166,19 +154,17 @@ class KnowledgeBase:
         paths: Iterable[Path],
         *,
         on_progress: Callable[[int, int, Path], None] | None = None,
+        follow_links: bool = False,
     ) -> IngestReport:
         """Parse and store every file under `paths`; a bad file is reported and skipped.
 
-        `on_progress(done, total, path)` is called before each file is read.
+        `on_progress(done, total, path)` is called before each file is read. Symbolic
+        links named in `paths` are followed only with `follow_links`; inside folders, only
+        those pointing inside the folder are (see :func:`find_input_files`).
         """
-        failures: list[FailedInput] = []
-        files: list[Path] = []
-        for given in paths:
-            try:
-                # One given path at a time: a missing one must not hide the rest.
-                files.extend(iter_input_paths([given]))
-            except BadInputError as exc:
-                failures.append(FailedInput(exc.source, exc.reason))
+        found = find_input_files(paths, follow_links=follow_links)
+        failures: list[FailedInput] = list(found.skipped)
+        files = found.files
 
         def articles() -> Iterator[ParsedArticle]:
             for done, path in enumerate(files):
@@ -206,175 +192,138 @@ class KnowledgeBase:
         )
 
     def ingest_articles(self, articles: Iterable[ParsedArticle]) -> IngestReport:
-        """Store parsed articles: new ones added, changed ones replaced, the rest untouched."""
-        counts = {"added": 0, "updated": 0, "unchanged": 0, "embedded": 0}
+        """Store parsed articles: new ones added, changed ones replaced, the rest untouched.
+
+        Another process may store the same articles at the same time: each is stored once
+        (what is stored is checked again inside the write transaction).
+        """
+        tally = WriteTally()
         failures: list[FailedInput] = []
-        pending: dict[str, _Prepared] = {}
+        pending: dict[str, PreparedArticle] = {}
         pending_passages = 0
         changed = False
         for parsed in articles:
             try:
-                prepared = self._prepare(parsed)
+                prepared = self._preparer.prepare(parsed, self.store.find_article)
             except BadInputError as exc:
                 failures.append(FailedInput(exc.source, exc.reason))
                 continue
             if prepared is None:
-                counts["unchanged"] += 1
+                tally.unchanged += 1
                 continue
             if prepared.key in pending:
                 # The same article twice in one run: the later copy wins.
                 pending_passages -= len(pending[prepared.key].chunks)
-                counts["added" if pending[prepared.key].existing_id is None else "updated"] -= 1
             pending[prepared.key] = prepared
             pending_passages += len(prepared.chunks)
-            counts["added" if prepared.existing_id is None else "updated"] += 1
             if pending_passages >= EMBED_BATCH_PASSAGES:
-                counts["embedded"] += self._write(list(pending.values()), persist_index=False)
+                tally.add(self._write(list(pending.values()), persist_index=False))
                 changed = True
                 pending.clear()
                 pending_passages = 0
         if pending or changed:
-            counts["embedded"] += self._write(list(pending.values()), persist_index=True)
+            tally.add(self._write(list(pending.values()), persist_index=True))
         return IngestReport(
-            added=counts["added"],
-            updated=counts["updated"],
-            unchanged=counts["unchanged"],
-            passages_embedded=counts["embedded"],
+            added=tally.added,
+            updated=tally.updated,
+            unchanged=tally.unchanged,
+            passages_embedded=tally.embedded,
             failed=tuple(failures),
         )
 
-    def _prepare(self, parsed: ParsedArticle) -> _Prepared | None:
-        if not parsed.text.strip():
-            raise BadInputError(parsed.source, "no article text")
-        parsed = self.outlets.complete(parsed)
-        key = article_key(parsed)
-        content_hash = content_digest(parsed)
-        metadata_hash = metadata_digest(parsed)
-        existing = self.store.find_article(key)
-        if existing is not None and existing.content_hash == content_hash:
-            if existing.metadata_hash == metadata_hash:
-                return None
-            # Only the metadata changed: no need to embed again.
-            return _Prepared(parsed, key, existing.id, content_hash, metadata_hash, chunks=[])
-        return self._chunked(
-            parsed, key, existing.id if existing else None, content_hash, metadata_hash
-        )
-
-    def _chunked(
-        self,
-        parsed: ParsedArticle,
-        key: str,
-        existing_id: int | None,
-        content_hash: str,
-        metadata_hash: str,
-    ) -> _Prepared:
-        """The article split into passages, with the texts to embed for them."""
-        chunks = self._chunk(parsed.title, parsed.text)
-        if not chunks:
-            raise BadInputError(parsed.source, "no sentences found in the article text")
-        title = self.embedding_title(parsed.title)
-        include_title = self.config.chunking.include_title
-        texts = [
-            embedding_text(title, parsed.text[c.start : c.end], include_title=include_title)
-            for c in chunks
-        ]
-        return _Prepared(parsed, key, existing_id, content_hash, metadata_hash, chunks, texts)
-
     def embedding_title(self, title: str) -> str:
-        # The title rides along with every passage; cap it so it cannot crowd them out.
-        spans = self.embedder.token_spans(title)
-        return title if len(spans) <= TITLE_TOKEN_CAP else title[: spans[TITLE_TOKEN_CAP - 1][1]]
-
-    def _chunk(self, title: str, text: str) -> list[Chunk]:
-        settings = self.config.chunking
-        window = settings.max_tokens or self.embedder.max_tokens
-        window = min(window, self.embedder.max_tokens)
-        reserved = self.embedder.special_tokens
-        if settings.include_title and title:
-            # +1 for the line break between title and passage, which some tokenizers keep.
-            reserved += len(self.embedder.token_spans(self.embedding_title(title))) + 1
-        return chunk_sentences(
-            text,
-            split_sentences(text),
-            count_tokens=self.embedder.count_tokens,
-            token_spans=self.embedder.token_spans,
-            budget=max(window - reserved, 16),
-            target=settings.target_tokens,
-            overlap=settings.overlap_sentences,
-        )
+        """`title` as embedded with each passage: capped, so it cannot crowd them out."""
+        return self._preparer.embedding_title(title)
 
     def _write(
-        self, batch: Sequence[_Prepared], *, persist_index: bool, update_index: bool = True
-    ) -> int:
-        """Embed and store a batch in one transaction; optionally persist the index too."""
-        texts = [t for p in batch for t in p.embed_texts]
-        vectors = self.embedder.embed_documents(texts)
-        offset = 0
+        self,
+        batch: Sequence[PreparedArticle],
+        *,
+        persist_index: bool,
+        update_index: bool = True,
+        reconcile: bool = True,
+    ) -> WriteTally:
+        """Embed and store a batch in one transaction; optionally persist the index too.
+
+        With `reconcile`, each article is checked against what is stored now, inside the
+        transaction: another process may have stored or changed it since it was prepared.
+        """
+        vectors = self.embedder.embed_documents([t for p in batch for t in p.embed_texts])
+        tally = WriteTally(embedded=len(vectors))
+        bounds = np.cumsum([0] + [len(p.chunks) for p in batch])
         removed: list[int] = []
         added_ids: list[int] = []
+        added_vectors: list[np.ndarray] = [np.zeros((0, self._vectors.dimension), np.float32)]
         with self._index_lock:
             try:
-                with self.store.transaction() as generation:
-                    for prepared in batch:
-                        parsed = prepared.parsed
-                        article_id = self.store.upsert_article(
-                            existing_id=prepared.existing_id,
-                            key=prepared.key,
-                            title=parsed.title,
-                            text=parsed.text,
-                            url=parsed.url,
-                            outlet=parsed.outlet,
-                            published=parsed.published,
-                            country=parsed.country,
-                            language=parsed.language,
-                            author=parsed.author,
-                            source=parsed.source,
-                            content_hash=prepared.content_hash,
-                            metadata_hash=prepared.metadata_hash,
-                        )
+                with self.store.transaction() as stamp:
+                    if update_index:
+                        self._vectors.catch_up(stamp.previous)
+                    for i, prepared in enumerate(batch):
+                        passage_vectors = vectors[bounds[i] : bounds[i + 1]]
+                        if reconcile:
+                            current = self.store.find_article(prepared.key)
+                            if prepared.is_stored_as(current):
+                                tally.unchanged += 1
+                                continue
+                            prepared, passage_vectors = self._preparer.reconciled(
+                                prepared, passage_vectors, current, tally
+                            )
+                        if prepared.existing_id is None:
+                            tally.added += 1
+                        else:
+                            tally.updated += 1
+                        article_id = self._store_article(prepared)
                         if not prepared.chunks:
                             continue
                         if prepared.existing_id is not None:
                             removed.extend(self.store.delete_passages(article_id))
                         new = [
-                            NewPassage(i, c.start, c.end, c.sentences, vectors[offset + i])
-                            for i, c in enumerate(prepared.chunks)
+                            NewPassage(n, c.start, c.end, c.sentences, passage_vectors[n])
+                            for n, c in enumerate(prepared.chunks)
                         ]
-                        offset += len(new)
+                        parsed = prepared.parsed
                         added_ids.extend(
                             self.store.insert_passages(article_id, parsed.title, parsed.text, new)
                         )
+                        added_vectors.append(passage_vectors)
                     if update_index:
-                        self._apply_to_index(removed, added_ids, vectors)
+                        self._vectors.apply(removed, added_ids, np.vstack(added_vectors))
                     if persist_index:
-                        self._save_index(generation)
+                        self._vectors.save(stamp.generation, self.embedder.model_id)
+                if update_index:
+                    self._vectors.committed(stamp.generation)
             except BaseException:
                 # SQLite rolled back; the in-memory index may hold part of the batch.
-                self._vectors = build_vectors(
-                    self.config.index, self.store, self._vectors.dimension
-                )
+                self._recover_vectors()
                 raise
-        return len(texts)
+        return tally
 
-    def _apply_to_index(
-        self, removed: Sequence[int], added: Sequence[int], vectors: np.ndarray
-    ) -> None:
-        needs_rebuild = (removed and not self._vectors.supports_removal) or (
-            self._vectors.needs_rebuild_to_add
+    def _store_article(self, prepared: PreparedArticle) -> int:
+        parsed = prepared.parsed
+        return self.store.upsert_article(
+            existing_id=prepared.existing_id,
+            key=prepared.key,
+            title=parsed.title,
+            text=parsed.text,
+            url=parsed.url,
+            outlet=parsed.outlet,
+            published=parsed.published,
+            country=parsed.country,
+            language=parsed.language,
+            author=parsed.author,
+            source=parsed.source,
+            content_hash=prepared.content_hash,
+            metadata_hash=prepared.metadata_hash,
         )
-        if needs_rebuild:
-            # The rows are written but not committed; the writer connection sees them.
-            self._vectors = build_vectors(
-                self.config.index, self.store, self._vectors.dimension, in_transaction=True
-            )
-            return
-        self._vectors.remove(removed)
-        self._vectors.add(np.asarray(added, dtype=np.int64), vectors[: len(added)])
 
-    def _save_index(self, generation: str) -> None:
-        self._vectors.save(
-            self.data_dir / INDEX_NAME, generation=generation, model_id=self.embedder.model_id
-        )
+    def _recover_vectors(self) -> None:
+        """After a failed write: the in-memory index again as committed."""
+        try:
+            self._vectors.rebuild(in_transaction=False)
+        except GeobotError:
+            # The store cannot be read either (damaged?): rebuild at the next chance.
+            self._vectors.generation = None
 
     def remove(self, article_id: int) -> Article:
         """Delete an article, its passages, vectors and keyword entries."""
@@ -383,14 +332,15 @@ class KnowledgeBase:
             raise NotFoundError(f"no article with id {article_id}")
         with self._index_lock:
             try:
-                with self.store.transaction() as generation:
+                with self.store.transaction() as stamp:
+                    self._vectors.catch_up(stamp.previous)
                     removed = self.store.delete_article(article_id)
-                    self._apply_to_index(removed, [], np.zeros((0, 1), dtype=np.float32))
-                    self._save_index(generation)
+                    no_vectors = np.zeros((0, self._vectors.dimension), dtype=np.float32)
+                    self._vectors.apply(removed, [], no_vectors)
+                    self._vectors.save(stamp.generation, self.embedder.model_id)
+                self._vectors.committed(stamp.generation)
             except BaseException:
-                self._vectors = build_vectors(
-                    self.config.index, self.store, self._vectors.dimension
-                )
+                self._recover_vectors()
                 raise
         return found
 
@@ -422,7 +372,7 @@ class KnowledgeBase:
                         author=article.author,
                     )
                     batch.append(
-                        self._chunked(
+                        self._preparer.prepared(
                             parsed,
                             article.key,
                             article.id,
@@ -431,14 +381,26 @@ class KnowledgeBase:
                         )
                     )
                 # The index is rebuilt from scratch below: per-batch updates are wasted.
-                embedded += self._write(batch, persist_index=False, update_index=False)
+                embedded += self._write(
+                    batch, persist_index=False, update_index=False, reconcile=False
+                ).embedded
                 if on_progress is not None:
                     on_progress(min(start + 64, total), total)
             self.store_model_meta()
         with self._index_lock:
-            self._vectors = build_vectors(self.config.index, self.store, self.embedder.dimension)
-            with self.store.transaction() as generation:
-                self._save_index(generation)
+            self._vectors = SyncedVectors(
+                self.config.index,
+                self.store,
+                self.data_dir / INDEX_NAME,
+                self.embedder.dimension,
+                self._vectors.index,
+                None,
+            )
+            # Built inside the transaction: no other process's write can slip in between.
+            with self.store.transaction() as stamp:
+                self._vectors.rebuild(in_transaction=True)
+                self._vectors.save(stamp.generation, self.embedder.model_id)
+            self._vectors.committed(stamp.generation)
         return embedded
 
     def store_model_meta(self) -> None:
@@ -511,7 +473,9 @@ class KnowledgeBase:
         vector = self.embedder.embed_query(query) if query_vector is None else query_vector
         allowed = self.store.filtered_passage_ids(where) if where.active else None
         with self._index_lock:
-            return self._vectors.search(vector, k, allowed=allowed)
+            # Another process may have written (and saved its index) since.
+            self._vectors.refresh()
+            return self._vectors.index.search(vector, k, allowed=allowed)
 
     def keyword_search(self, query: str, k: int, where: ArticleFilter) -> list[tuple[int, float]]:
         settings = self.config.search
@@ -585,6 +549,9 @@ class KnowledgeBase:
         return self.store.list_articles(limit=limit, offset=offset)
 
     def stats(self) -> StoreStats:
+        with self._index_lock:
+            self._vectors.refresh()
+            vector_count, factory = len(self._vectors.index), self._vectors.index.factory
         earliest, latest = self.store.date_span()
         disk = sum(
             p.stat().st_size
@@ -594,13 +561,13 @@ class KnowledgeBase:
         return StoreStats(
             articles=self.store.article_count(),
             passages=self.store.passage_count(),
-            vectors=len(self._vectors),
+            vectors=vector_count,
             earliest=earliest,
             latest=latest,
             outlets=tuple(self.store.outlet_counts()),
             model=self.store.get_meta("model") or self.embedder.model_id,
             dimension=int(self.store.get_meta("dimension") or self.embedder.dimension),
-            index_factory=self._vectors.factory,
+            index_factory=factory,
             data_dir=self.data_dir,
             disk_bytes=disk,
         )

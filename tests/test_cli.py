@@ -191,3 +191,17 @@ def test_chat_follow_up(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Mediators proposed a truce. [1]" in result.output
     assert "(new conversation)" in result.output
+
+
+def test_check_of_a_sound_library_and_of_none(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    nothing = run("check", data_dir=data)
+    assert nothing.exit_code == 0 and "no library here yet" in nothing.output
+    run("ingest", str(write_articles(tmp_path / "in")), data_dir=data)
+    result = run("check", data_dir=data)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == "database:  ok (geobot.sqlite3; 2 articles, 2 passages)"
+    assert lines[2] == "vectors:   ok (vectors.faiss)"
+    assert lines[-1] == "healthy"
+    assert json.loads(run("check", "--json", data_dir=data).output)["healthy"] is True

@@ -15,7 +15,12 @@ import pytest
 INDEX = Path(__file__).resolve().parents[1] / "index"
 BASE = {"index.config", "index.errors", "index.models"}
 CONCERNS = ("index.sources", "index.passages", "index.embedding", "index.storage")
-KNOWLEDGE_BASE = {"index.knowledge_base", "index.article_identity", "index.ranking"}
+KNOWLEDGE_BASE = {
+    "index.knowledge_base",
+    "index.article_identity",
+    "index.article_preparation",
+    "index.ranking",
+}
 
 
 def module_name(path: Path) -> str:

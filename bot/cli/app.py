@@ -21,9 +21,12 @@ from bot.cli.errors import GeobotGroup
 from bot.cli.evaluation import eval_group
 from bot.cli.feeds import feeds_group
 from bot.cli.library import ingest, reindex, remove, sources, stats
+from bot.cli.maintenance import check
 from bot.cli.options import common_options
 
-__all__ = ["cli", "main"]
+__all__ = ["HTML_EXTRACTOR_LOGGERS", "cli", "main"]
+
+HTML_EXTRACTOR_LOGGERS = ("trafilatura", "htmldate", "justext", "courlan")
 
 
 @click.group(
@@ -39,6 +42,10 @@ def cli(ctx: click.Context, config_path: Path | None, data_dir: Path | None, ver
     logging.basicConfig(level=level, format="geobot: %(levelname)s: %(message)s")
     for noisy in ("sentence_transformers", "transformers", "httpx", "faiss"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    # The HTML extractors log about pages they give up on ("discarding data: None"),
+    # which geobot reports itself, in its own words: their messages only with -vv.
+    for extractor in HTML_EXTRACTOR_LOGGERS:
+        logging.getLogger(extractor).setLevel(logging.DEBUG if verbose >= 2 else logging.CRITICAL)
     factory = ctx.obj.embedder_factory if isinstance(ctx.obj, AppContext) else None
     ctx.obj = AppContext(config_path, data_dir, embedder_factory=factory)
 
@@ -50,6 +57,7 @@ cli.add_command(search)
 cli.add_command(remove)
 cli.add_command(stats)
 cli.add_command(reindex)
+cli.add_command(check)
 cli.add_command(ask)
 cli.add_command(summarize)
 cli.add_command(chat)

@@ -1,5 +1,5 @@
 """Commands that fill and look after the library: ingest, sources, remove, stats,
-reindex."""
+reindex (`check` is in :mod:`bot.cli.maintenance`)."""
 
 from __future__ import annotations
 
@@ -22,8 +22,16 @@ __all__ = ["ingest", "merge_reports", "reindex", "remove", "sources", "stats"]
 
 @click.command()
 @click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@click.option(
+    "--follow-links",
+    is_flag=True,
+    help="Read files and folders named here that are symbolic links. Links inside a "
+    "folder are followed only when they point inside it, with or without this.",
+)
 @common_options
-def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | None) -> None:
+def ingest(
+    inputs: tuple[str, ...], follow_links: bool, config_path: Path | None, data_dir: Path | None
+) -> None:
     """Add articles from files or folders (text, Markdown, HTML, JSON, JSON Lines) or from
     http(s):// URLs of article pages."""
     from tqdm import tqdm
@@ -44,7 +52,11 @@ def ingest(inputs: tuple[str, ...], config_path: Path | None, data_dir: Path | N
                 bar.n = done
                 bar.set_postfix_str(path.name[-30:], refresh=True)
 
-        report = kb.ingest(paths, on_progress=progress) if paths else IngestReport()
+        report = (
+            kb.ingest(paths, on_progress=progress, follow_links=follow_links)
+            if paths
+            else IngestReport()
+        )
         if bar is not None:
             bar.close()
         if urls:

@@ -8,6 +8,8 @@ title, author, site name and canonical URL from the page's metadata (OpenGraph, 
 
 What this module adds on top is small and targeted:
 
+* depth: a page nested deeper than libxml2 builds trees is flattened first
+  (:mod:`index.sources.html_depth`), or its text after the deep part would be lost;
 * decoding: trafilatura decodes bytes as UTF-8 or else by statistical guessing, ignoring
   the page's declared charset, so bytes that are not UTF-8 are decoded here with the
   charset that lxml (libxml2) reads from the page's ``<meta>`` tags;
@@ -46,6 +48,7 @@ from index.sources.cleanup import (
     title_from_text,
 )
 from index.sources.dates import parse_published
+from index.sources.html_depth import flatten_deep_html, reaches_depth
 from index.sources.outlets import domain_of
 from index.sources.sniffing import BOMS, is_xml_feed, looks_like_html, sniff_text
 
@@ -112,6 +115,9 @@ def extract_html(
     if not head.startswith("<") or is_xml_feed(head):
         raise BadInputError(source, _not_html_reason(head))
     tree = _load_tree(text)
+    if tree is not None and reaches_depth(tree):
+        # The parser stopped deep inside the page and dropped all that came after.
+        tree = _load_tree(flatten_deep_html(text))
     if tree is None:
         raise BadInputError(source, "not an HTML page (no document could be parsed from it)")
     _drop_update_dates(tree)

@@ -23,6 +23,8 @@ __all__ = ["parse_json_document", "parse_json_lines"]
 
 # Keys as :func:`~index.sources.metadata.normalised_keys` writes them.
 _TEXT_KEYS = ("text", "body", "content", "articlebody", "maintext")
+# Python's parser gives up at about a thousand levels; no article needs a tenth of that.
+_TOO_DEEP = "JSON nested too deeply to read (over a thousand levels)"
 # A JSON object holding its records under one of these keys is read as a list.
 _WRAPPER_KEYS = ("articles", "items", "records", "data", "results")
 
@@ -35,6 +37,8 @@ def parse_json_document(text: str, source: str, max_article_chars: int) -> Parse
         raise BadInputError(
             source, f"not valid JSON: {err.msg} at line {err.lineno} column {err.colno}"
         ) from None
+    except RecursionError:
+        raise BadInputError(source, _TOO_DEEP) from None
     if isinstance(data, dict):
         wrapped = _wrapped_records(data)
         if wrapped is None:
@@ -78,6 +82,8 @@ def parse_json_lines(text: str, source: str, max_article_chars: int) -> ParseRes
                     record_source,
                     _InvalidJson(f"not valid JSON: {err.msg} at column {err.colno}"),
                 )
+            except RecursionError:
+                yield record_source, _InvalidJson(_TOO_DEEP)
 
     return _collect_records(records(), source, max_article_chars)
 

@@ -2,7 +2,8 @@
 
 SQLite holds every vector and is the source of truth; this index is a fast copy of them
 that can always be rebuilt. The file on disk carries the store generation it reflects, so
-the knowledge base can tell a stale or foreign file from a current one. Which FAISS index
+the knowledge base can tell a stale or foreign file from a current one, and a checksum of
+the FAISS bytes, so that damage inside them is found rather than searched. Which FAISS index
 is built comes from a factory string in the configuration:
 
 - ``Flat``: exact search. Right up to a few hundred thousand passages.
@@ -17,6 +18,7 @@ is built comes from a factory string in the configuration:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -38,7 +40,20 @@ log = logging.getLogger(__name__)
 Ids = npt.NDArray[np.int64]
 Vectors = npt.NDArray[np.float32]
 
-_FORMAT = 1
+# 2: the header holds a sha256 checksum of the FAISS bytes after it.
+_FORMAT = 2
+# The header fields every file must have, with their types.
+_HEADER_FIELDS: dict[str, type] = {
+    "format": int,
+    "generation": str,
+    "model": str,
+    "dimension": int,
+    "factory": str,
+    "count": int,
+    "checksum": str,
+}
+# A header line longer than this is not one of ours (and is not read whole into memory).
+_MAX_HEADER_BYTES = 4096
 
 
 class VectorIndex:
@@ -116,6 +131,10 @@ class VectorIndex:
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
+
+    def ids(self) -> Ids:
+        """The passage ids the index holds, in the order it holds them."""
+        return faiss.vector_to_array(self._index.id_map).astype(np.int64)
 
     def add(self, ids: Ids, vectors: Vectors) -> None:
         if len(ids) == 0:
@@ -208,8 +227,14 @@ class VectorIndex:
     # -- persistence ------------------------------------------------------------------
 
     def save(self, path: Path, *, generation: str, model_id: str) -> None:
-        """Write the index and its sidecar atomically: a reader sees the old or the new."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Write the index and its header atomically: a reader sees the old or the new.
+
+        Raises StoreError when the file cannot be written. A folder where the file goes
+        (nothing geobot writes) is moved aside, or removed when empty.
+        """
+        # The generation goes inside the same file as the vectors (a header line before
+        # FAISS's bytes), so the two can never be renamed into place separately.
+        data = faiss.serialize_index(self._index).tobytes()
         meta = {
             "format": _FORMAT,
             "generation": generation,
@@ -217,19 +242,25 @@ class VectorIndex:
             "dimension": self.dimension,
             "factory": self.factory,
             "count": len(self),
+            "checksum": _checksum(data),
         }
-        # The generation goes inside the same file as the vectors (a header line before
-        # FAISS's bytes), so the two can never be renamed into place separately.
-        data = faiss.serialize_index(self._index)
         header = (json.dumps(meta) + "\n").encode()
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _clear_folder_in_the_way(path)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        except OSError as exc:
+            raise StoreError(f"cannot write vector index {path}: {exc}") from None
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(header)
-                handle.write(data.tobytes())
+                handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StoreError(f"cannot write vector index {path}: {exc}") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -243,22 +274,77 @@ class VectorIndex:
         ivf_nprobe: int = 16,
         search_threads: int = 1,
     ) -> tuple[VectorIndex, dict[str, object]]:
-        """The index in `path` and its header; StoreError when it is unreadable."""
+        """The index in `path` and its header; StoreError when it is unreadable, is not
+        an index file of this geobot, or its bytes do not match their checksum."""
         try:
             with path.open("rb") as handle:
-                header = json.loads(handle.readline())
-                body = np.frombuffer(handle.read(), dtype=np.uint8)
-            if header.get("format") != _FORMAT:
-                raise ValueError(f"unknown format {header.get('format')!r}")
-            index = faiss.deserialize_index(body)
+                header = _parse_header(handle.readline(_MAX_HEADER_BYTES))
+                data = handle.read()
+            if _checksum(data) != header["checksum"]:
+                raise ValueError("its checksum does not match: the file is damaged")
+            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreError(f"cannot read vector index {path}: {exc}") from None
         vector_index = cls(
-            int(header["dimension"]),
+            int(str(header["dimension"])),
             str(header["factory"]),
             hnsw_ef_search=hnsw_ef_search,
             ivf_nprobe=ivf_nprobe,
             search_threads=search_threads,
             index=index,
         )
+        if len(vector_index) != header["count"] or vector_index.dimension != index.d:
+            raise StoreError(f"cannot read vector index {path}: its header does not match it")
         return vector_index, header
+
+    @staticmethod
+    def read_header(path: Path) -> dict[str, object] | None:
+        """The header of the index file at `path` (cheap: the vectors are not read); None
+        when there is no readable index file there."""
+        try:
+            with path.open("rb") as handle:
+                return _parse_header(handle.readline(_MAX_HEADER_BYTES))
+        except (OSError, ValueError, RecursionError):
+            return None
+
+
+def _checksum(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def _parse_header(line: bytes) -> dict[str, object]:
+    """The JSON header line of an index file; ValueError unless it is one of ours."""
+    if not line.endswith(b"\n"):
+        raise ValueError("it is not a geobot vector index (no header line)")
+    header = json.loads(line)  # a ValueError (JSONDecodeError, UnicodeDecodeError) if not JSON
+    if not isinstance(header, dict):
+        raise ValueError("it is not a geobot vector index (bad header)")
+    version = header.get("format")
+    if isinstance(version, int) and version < _FORMAT:
+        raise ValueError(f"it was written by an older geobot (format {version})")
+    if version != _FORMAT:
+        raise ValueError(f"unknown format {version!r}")
+    for name, kind in _HEADER_FIELDS.items():
+        value = header.get(name)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise ValueError(f"its header has no valid {name!r}")
+    return header
+
+
+def _clear_folder_in_the_way(path: Path) -> None:
+    """Remove an empty folder where the index file goes, or move a full one aside."""
+    if not path.is_dir() or path.is_symlink():
+        return
+    try:
+        path.rmdir()
+        log.warning("removed the empty folder %s, where the vector index goes", path)
+        return
+    except OSError:
+        pass
+    aside = path.with_name(f"{path.name}.moved-aside")
+    suffix = 1
+    while aside.exists():
+        suffix += 1
+        aside = path.with_name(f"{path.name}.moved-aside-{suffix}")
+    path.rename(aside)
+    log.warning("moved the folder %s, where the vector index goes, to %s", path, aside)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from index.storage.rows import ArticleFilter
 from index.storage.stopwords import STOPWORDS
 
-__all__ = ["fts_query", "match_expression", "query_terms"]
+__all__ = ["fts_query", "keyword_sql", "match_expression", "query_terms"]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -33,3 +34,27 @@ def match_expression(terms: Sequence[str]) -> str | None:
     if not terms:
         return None
     return " OR ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def keyword_sql(
+    match: str, where: ArticleFilter, *, title_weight: float, required: str | None
+) -> tuple[str, list[object]]:
+    """The query (and its parameters, but for the final LIMIT) of a bm25-ranked keyword
+    search for the FTS5 `match` expression, restricted by `where` and, with `required`,
+    to passages that also match that expression."""
+    clause, params = where.sql()
+    join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id"
+    conditions = ["passages_fts MATCH ?"]
+    values: list[object] = [match]
+    if required is not None:
+        conditions.append("+f.rowid IN (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?)")
+        values.append(required)
+    if where.active:
+        conditions.append(clause)
+        values.extend(params)
+    sql = (
+        f"SELECT f.rowid, bm25(passages_fts, {float(title_weight)}, 1.0) AS rank"
+        f" FROM passages_fts f{join if where.active else ''}"
+        f" WHERE {' AND '.join(conditions)} ORDER BY rank LIMIT ?"
+    )
+    return sql, values

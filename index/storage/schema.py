@@ -6,7 +6,7 @@ rather than read wrongly.
 
 from __future__ import annotations
 
-__all__ = ["SCHEMA", "SCHEMA_VERSION"]
+__all__ = ["QUERY_VOCABULARY", "SCHEMA", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 1
 
@@ -44,4 +44,14 @@ CREATE INDEX IF NOT EXISTS passages_article ON passages(article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     title, body, tokenize = 'porter unicode61 remove_diacritics 2'
 );
+"""
+
+# Per connection, scratch tables through which FTS5 itself stems the words of a query and
+# counts the passages holding each stem.
+QUERY_VOCABULARY = """
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5(
+    w, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems USING fts5vocab(temp, query_words, 'instance');
+CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms USING fts5vocab(main, passages_fts, 'row');
 """

@@ -3,7 +3,10 @@
 This database is the source of truth; the FAISS file beside it is a cache of the vectors
 stored here. Every write transaction stamps a new random `generation` in `meta`; the
 vector index records the generation it was built from, so a mismatch (a crash between the
-two writes, a file copied from elsewhere) is detected when the store is opened.
+two writes, a file copied from elsewhere, another process's write) is detected.
+
+Every public method turns SQLite's errors into a StoreError (a DamagedStoreError for a
+corrupt file): see :mod:`index.storage.sqlite_files`.
 """
 
 from __future__ import annotations
@@ -14,83 +17,54 @@ import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from index.errors import StoreError
+from index.errors import DamagedStoreError, StoreError
 from index.models import Article, Passage, Span
-from index.storage.keyword_query import fts_query
-from index.storage.schema import SCHEMA, SCHEMA_VERSION
+from index.storage.keyword_query import fts_query, keyword_sql
+from index.storage.rows import (
+    ARTICLE_COLUMNS,
+    ArticleFilter,
+    ArticleRow,
+    NewPassage,
+    WriteStamp,
+    article_from_row,
+    parse_stored_time,
+)
+from index.storage.schema import QUERY_VOCABULARY, SCHEMA, SCHEMA_VERSION
+from index.storage.sqlite_files import (
+    create_database,
+    damage_of_file,
+    sqlite_errors,
+    sqlite_errors_in_iterator,
+    store_error,
+)
 
-__all__ = ["ArticleFilter", "ArticleRow", "NewPassage", "SQLiteStore"]
-
-
-@dataclass(frozen=True)
-class ArticleFilter:
-    """Restricts a search to articles published in [since, until], from one outlet and/or
-    from outlets of one country (ISO code)."""
-
-    since: datetime | None = None
-    until: datetime | None = None
-    outlet: str | None = None
-    country: str | None = None
-
-    @property
-    def active(self) -> bool:
-        return any(v is not None for v in (self.since, self.until, self.outlet, self.country))
-
-    def sql(self, alias: str = "a") -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.since is not None:
-            clauses.append(f"{alias}.published >= ?")
-            params.append(self.since.isoformat(sep=" "))
-        if self.until is not None:
-            clauses.append(f"{alias}.published <= ?")
-            params.append(self.until.isoformat(sep=" "))
-        if self.outlet is not None:
-            clauses.append(f"{alias}.outlet = ? COLLATE NOCASE")
-            params.append(self.outlet)
-        if self.country is not None:
-            clauses.append(f"{alias}.country = ? COLLATE NOCASE")
-            params.append(self.country)
-        return (" AND ".join(clauses) or "1"), params
-
-
-@dataclass(frozen=True)
-class NewPassage:
-    """A passage about to be written, with its vector."""
-
-    ordinal: int
-    start: int
-    end: int
-    sentences: tuple[Span, ...]
-    vector: npt.NDArray[np.float32]
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    """What the ingest path needs to know about an article already stored."""
-
-    id: int
-    content_hash: str
-    metadata_hash: str
+__all__ = ["ArticleFilter", "ArticleRow", "NewPassage", "SQLiteStore", "WriteStamp"]
 
 
 def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def _parse_dt(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _prepare_new(connection: sqlite3.Connection) -> None:
+    connection.executescript(SCHEMA)
+    connection.executemany(
+        "INSERT INTO meta(key, value) VALUES (?, ?)",
+        [("schema_version", str(SCHEMA_VERSION)), ("generation", uuid.uuid4().hex)],
+    )
 
 
 class SQLiteStore:
-    """One SQLite file in WAL mode: a writer connection and one reader per thread."""
+    """One SQLite file in WAL mode: a writer connection and one reader per thread.
+
+    A missing file is created; an existing one that is empty or not a database raises
+    DamagedStoreError rather than being taken for a new, empty library.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -100,11 +74,18 @@ class SQLiteStore:
         self._readers_lock = threading.Lock()
         self._readers: list[sqlite3.Connection] = []
         try:
+            create_database(path, _prepare_new)
+            damage = damage_of_file(path)
+            if damage is not None:
+                raise DamagedStoreError(path, damage)
             self._writer = self._connect()
             self._writer.executescript(SCHEMA)
             self._init_meta()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot open knowledge base {path}: {exc}") from None
+        except sqlite3.Error as exc:
+            error = store_error(exc, path) or StoreError(
+                f"cannot open knowledge base {path}: {exc}"
+            )
+            raise error from None
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -122,6 +103,11 @@ class SQLiteStore:
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
+
+    def _conn(self, in_transaction: bool) -> sqlite3.Connection:
+        """The writer (which sees the rows of the write transaction in progress) or this
+        thread's reader."""
+        return self._writer if in_transaction else self._reader()
 
     def close(self) -> None:
         with self._readers_lock:
@@ -146,10 +132,13 @@ class SQLiteStore:
 
     # -- meta -------------------------------------------------------------------------
 
-    def get_meta(self, key: str) -> str | None:
-        row = self._reader().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+    @sqlite_errors
+    def get_meta(self, key: str, *, in_transaction: bool = False) -> str | None:
+        conn = self._conn(in_transaction)
+        row = conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
+    @sqlite_errors
     def set_meta(self, key: str, value: str) -> None:
         """Set one meta value; inside `transaction()` it commits with the rest."""
         self._writer.execute(
@@ -160,36 +149,70 @@ class SQLiteStore:
 
     @property
     def generation(self) -> str:
+        """The generation last committed (or, inside `snapshot()`, the snapshot's)."""
         return self.get_meta("generation") or ""
+
+    def generation_in_transaction(self) -> str:
+        """The generation as the write transaction in progress sees it."""
+        return self.get_meta("generation", in_transaction=True) or ""
 
     # -- writing ----------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[str]:
-        """A write transaction that stamps a new generation, which it yields.
+    def transaction(self) -> Iterator[WriteStamp]:
+        """A write transaction that stamps a new generation; yields it with the one it
+        replaces (what another process committed last, maybe).
 
         The caller may write the vector index (tagged with that generation) inside the
         block: the commit happens after, so a crash in between leaves the file's generation
         unknown to SQLite, and the next open rebuilds the index.
         """
         with self.write():
+            previous = self.generation_in_transaction()
             generation = uuid.uuid4().hex
             self.set_meta("generation", generation)
-            yield generation
+            yield WriteStamp(generation, previous)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; yields the writer connection. On its own (not through
         `transaction`) it leaves the search generation alone: for state that searches do
-        not read (feeds, say)."""
+        not read (feeds, say). Holding it, a process is the only writer of the data
+        folder: the vector index file is only ever written inside one."""
         with self._write_lock:
-            self._writer.execute("BEGIN IMMEDIATE")
+            self._execute_on(self._writer, "BEGIN IMMEDIATE")
             try:
                 yield self._writer
-            except BaseException:
-                self._writer.execute("ROLLBACK")
+            except BaseException as exc:
+                # SQLite may have rolled back already (a full disk, a damaged page).
+                if self._writer.in_transaction:
+                    self._execute_on(self._writer, "ROLLBACK")
+                error = store_error(exc, self.path) if isinstance(exc, sqlite3.Error) else None
+                if error is not None:
+                    raise error from exc
                 raise
             self.commit()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """Reads on this thread, inside the block, all see one committed state of the
+        store, however many queries they take and whatever other processes commit."""
+        conn = self._reader()
+        self._execute_on(conn, "BEGIN")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                self._execute_on(conn, "COMMIT")
+
+    def _execute_on(self, conn: sqlite3.Connection, statement: str) -> None:
+        try:
+            conn.execute(statement)
+        except sqlite3.Error as exc:
+            error = store_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from exc
 
     def read(self) -> sqlite3.Connection:
         """This thread's reader connection."""
@@ -205,8 +228,9 @@ class SQLiteStore:
 
     def commit(self) -> None:
         # A method of its own so that tests can simulate a crash right before it.
-        self._writer.execute("COMMIT")
+        self._execute_on(self._writer, "COMMIT")
 
+    @sqlite_errors
     def find_article(self, key: str) -> ArticleRow | None:
         row = self._writer.execute(
             "SELECT id, content_hash FROM articles WHERE key=?", (key,)
@@ -216,11 +240,13 @@ class SQLiteStore:
         content_hash, _, metadata_hash = str(row[1]).partition("/")
         return ArticleRow(int(row[0]), content_hash, metadata_hash)
 
+    @sqlite_errors
     def article_id(self, key: str) -> int | None:
         """The id of the committed article with this key (a reader: safe in any thread)."""
         row = self._reader().execute("SELECT id FROM articles WHERE key=?", (key,)).fetchone()
         return None if row is None else int(row[0])
 
+    @sqlite_errors
     def upsert_article(
         self,
         *,
@@ -271,14 +297,17 @@ class SQLiteStore:
         )
         return existing_id
 
+    @sqlite_errors
     def passage_ids(self, article_id: int, *, in_transaction: bool = False) -> list[int]:
         """An article's passage ids in order; `in_transaction` reads uncommitted rows."""
-        conn = self._writer if in_transaction else self._reader()
-        rows = conn.execute(
-            "SELECT id FROM passages WHERE article_id=? ORDER BY ordinal", (article_id,)
-        ).fetchall()
+        rows = (
+            self._conn(in_transaction)
+            .execute("SELECT id FROM passages WHERE article_id=? ORDER BY ordinal", (article_id,))
+            .fetchall()
+        )
         return [int(r[0]) for r in rows]
 
+    @sqlite_errors
     def delete_passages(self, article_id: int) -> list[int]:
         ids = self.passage_ids(article_id, in_transaction=True)
         if ids:
@@ -286,6 +315,7 @@ class SQLiteStore:
             self._writer.execute("DELETE FROM passages WHERE article_id=?", (article_id,))
         return ids
 
+    @sqlite_errors
     def insert_passages(
         self, article_id: int, title: str, text: str, passages: Sequence[NewPassage]
     ) -> list[int]:
@@ -311,6 +341,7 @@ class SQLiteStore:
             )
         return ids
 
+    @sqlite_errors
     def delete_article(self, article_id: int) -> list[int]:
         ids = self.delete_passages(article_id)
         self._writer.execute("DELETE FROM articles WHERE id=?", (article_id,))
@@ -318,12 +349,22 @@ class SQLiteStore:
 
     # -- reading ----------------------------------------------------------------------
 
+    @sqlite_errors
     def article_count(self) -> int:
         return int(self._reader().execute("SELECT count(*) FROM articles").fetchone()[0])
 
-    def passage_count(self) -> int:
-        return int(self._reader().execute("SELECT count(*) FROM passages").fetchone()[0])
+    @sqlite_errors
+    def passage_count(self, *, in_transaction: bool = False) -> int:
+        conn = self._conn(in_transaction)
+        return int(conn.execute("SELECT count(*) FROM passages").fetchone()[0])
 
+    @sqlite_errors
+    def passage_id_set(self, *, in_transaction: bool = False) -> set[int]:
+        """Every passage id (to compare with the vector index's)."""
+        rows = self._conn(in_transaction).execute("SELECT id FROM passages").fetchall()
+        return {int(r[0]) for r in rows}
+
+    @sqlite_errors_in_iterator
     def iter_vectors(
         self, batch: int = 8192, *, in_transaction: bool = False
     ) -> Iterator[tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]]:
@@ -332,7 +373,7 @@ class SQLiteStore:
         `in_transaction` reads through the writer, so rows not yet committed are seen.
         """
         last = -1
-        conn = self._writer if in_transaction else self._reader()
+        conn = self._conn(in_transaction)
         while True:
             rows = conn.execute(
                 "SELECT id, vector FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
@@ -344,6 +385,7 @@ class SQLiteStore:
             yield ids, vectors.reshape(len(rows), -1)
             last = int(ids[-1])
 
+    @sqlite_errors_in_iterator
     def iter_passage_texts(self, batch: int = 2048) -> Iterator[list[tuple[int, str, str]]]:
         """(passage id, article title, passage text) for every passage, a batch at a time."""
         last = -1
@@ -360,6 +402,7 @@ class SQLiteStore:
             yield [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
             last = int(rows[-1][0])
 
+    @sqlite_errors
     def filtered_passage_ids(self, where: ArticleFilter) -> npt.NDArray[np.int64]:
         clause, params = where.sql()
         rows = (
@@ -373,6 +416,7 @@ class SQLiteStore:
         )
         return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
+    @sqlite_errors
     def term_frequencies(self, terms: Sequence[str]) -> list[int]:
         """How many passages hold each of `terms`, as FTS5 indexes it.
 
@@ -384,14 +428,7 @@ class SQLiteStore:
             return []
         conn = self._reader()
         if not getattr(self._local, "vocab_ready", False):
-            conn.executescript(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5("
-                "w, tokenize = 'porter unicode61 remove_diacritics 2');"
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems"
-                " USING fts5vocab(temp, query_words, 'instance');"
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.passage_terms"
-                " USING fts5vocab(main, passages_fts, 'row');"
-            )
+            conn.executescript(QUERY_VOCABULARY)
             self._local.vocab_ready = True
         conn.execute("DELETE FROM temp.query_words")
         conn.executemany(
@@ -415,6 +452,7 @@ class SQLiteStore:
                 cache[stem] = int(row[0]) if row else 0
         return [cache.get(stems.get(i, ""), 0) for i in range(len(terms))]
 
+    @sqlite_errors
     def keyword_search(
         self,
         match: str,
@@ -429,29 +467,11 @@ class SQLiteStore:
         With `required` (another expression), only passages that also match it are
         scored: bm25 costs per scored row, so this bounds the work on large stores.
         """
-        clause, params = where.sql()
-        join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id"
-        conditions = ["passages_fts MATCH ?"]
-        values: list[object] = [match]
-        if required is not None:
-            conditions.append(
-                "+f.rowid IN (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?)"
-            )
-            values.append(required)
-        if where.active:
-            conditions.append(clause)
-            values.extend(params)
-        sql = (
-            f"SELECT f.rowid, bm25(passages_fts, {float(title_weight)}, 1.0) AS rank"
-            f" FROM passages_fts f{join if where.active else ''}"
-            f" WHERE {' AND '.join(conditions)} ORDER BY rank LIMIT ?"
-        )
-        try:
-            rows = self._reader().execute(sql, [*values, k]).fetchall()
-        except sqlite3.OperationalError as exc:
-            raise StoreError(f"keyword search failed: {exc}") from None
+        sql, values = keyword_sql(match, where, title_weight=title_weight, required=required)
+        rows = self._reader().execute(sql, [*values, k]).fetchall()
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    @sqlite_errors
     def passage_vectors(self, ids: Sequence[int]) -> dict[int, npt.NDArray[np.float32]]:
         """The stored vectors of some passages (for diversity and redundancy checks)."""
         if not ids:
@@ -464,6 +484,7 @@ class SQLiteStore:
         )
         return {int(r[0]): np.frombuffer(r[1], dtype=np.float32) for r in rows}
 
+    @sqlite_errors
     def document_frequency(self, term: str) -> int:
         """How many passages contain `term` (as FTS5 tokenises and stems it)."""
         match = fts_query(term)
@@ -476,6 +497,7 @@ class SQLiteStore:
         )
         return int(row[0])
 
+    @sqlite_errors
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
         if not ids:
             return {}
@@ -503,32 +525,12 @@ class SQLiteStore:
             for r in rows
         }
 
+    @sqlite_errors
     def passages_of(self, article_id: int) -> list[Passage]:
         found = self.passages(self.passage_ids(article_id))
         return sorted(found.values(), key=lambda p: p.ordinal)
 
-    _ARTICLE_COLUMNS = (
-        "a.id, a.key, a.title, a.text, a.url, a.outlet, a.published, a.country, a.language,"
-        " a.author, a.source, (SELECT count(*) FROM passages p WHERE p.article_id = a.id)"
-    )
-
-    @staticmethod
-    def _article(row: Sequence[object]) -> Article:
-        return Article(
-            id=int(str(row[0])),
-            key=str(row[1]),
-            title=str(row[2]),
-            text=str(row[3]),
-            url=row[4] if isinstance(row[4], str) else None,
-            outlet=row[5] if isinstance(row[5], str) else None,
-            published=_parse_dt(row[6] if isinstance(row[6], str) else None),
-            country=row[7] if isinstance(row[7], str) else None,
-            language=row[8] if isinstance(row[8], str) else None,
-            author=row[9] if isinstance(row[9], str) else None,
-            source=str(row[10]),
-            passage_count=int(str(row[11])),
-        )
-
+    @sqlite_errors
     def articles(self, ids: Sequence[int]) -> dict[int, Article]:
         if not ids:
             return {}
@@ -536,25 +538,27 @@ class SQLiteStore:
         rows = (
             self._reader()
             .execute(
-                f"SELECT {self._ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ({marks})",
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a WHERE a.id IN ({marks})",
                 list(ids),
             )
             .fetchall()
         )
-        return {int(r[0]): self._article(r) for r in rows}
+        return {int(r[0]): article_from_row(r) for r in rows}
 
+    @sqlite_errors
     def list_articles(self, *, limit: int | None = None, offset: int = 0) -> list[Article]:
         rows = (
             self._reader()
             .execute(
-                f"SELECT {self._ARTICLE_COLUMNS} FROM articles a"
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
                 " ORDER BY a.published IS NULL, a.published DESC, a.id LIMIT ? OFFSET ?",
                 (-1 if limit is None else limit, offset),
             )
             .fetchall()
         )
-        return [self._article(r) for r in rows]
+        return [article_from_row(r) for r in rows]
 
+    @sqlite_errors
     def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
         """Articles whose title contains `text` (case-insensitive), newest first; an id
         typed as a number matches that article too. For autocompletion."""
@@ -565,21 +569,23 @@ class SQLiteStore:
         rows = (
             self._reader()
             .execute(
-                f"SELECT {self._ARTICLE_COLUMNS} FROM articles a"
+                f"SELECT {ARTICLE_COLUMNS} FROM articles a"
                 " WHERE a.id = ? OR a.title LIKE ? ESCAPE '\\'"
                 " ORDER BY a.id = ? DESC, a.published IS NULL, a.published DESC LIMIT ?",
                 (article_id, pattern, article_id, limit),
             )
             .fetchall()
         )
-        return [self._article(r) for r in rows]
+        return [article_from_row(r) for r in rows]
 
+    @sqlite_errors
     def date_span(self) -> tuple[datetime | None, datetime | None]:
         row = (
             self._reader().execute("SELECT min(published), max(published) FROM articles").fetchone()
         )
-        return _parse_dt(row[0]), _parse_dt(row[1])
+        return parse_stored_time(row[0]), parse_stored_time(row[1])
 
+    @sqlite_errors
     def outlet_counts(self) -> list[tuple[str, int]]:
         rows = (
             self._reader()
