@@ -299,3 +299,34 @@ def test_leftover_temporary_index_files_are_removed(library: Path) -> None:
 
     assert not any(leftover.exists() for leftover in leftovers)
     assert dense_top_titles(library) == EXPECTED
+
+
+# -- hostile text shown in the terminal ------------------------------------------------
+
+
+def test_article_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
+    # A title and body carrying an ANSI escape (clears the screen, colours the rest), a
+    # carriage return (rewrites the line), a right-to-left override and a bell.
+    hostile = "\x1b[2J\x1b[31mSummit\r\u202eends\x07 in Hanoi"
+    record = {
+        "title": hostile,
+        "text": f"{hostile}. Delegates signed the Mekong accord in Hanoi on Tuesday after "
+        "three days of talks on water sharing and trade.",
+        "outlet": "Wire\x1b[0m",
+        "published": "2024-04-12",
+    }
+    source = tmp_path / "hostile.jsonl"
+    source.write_text(json.dumps(record) + "\n", encoding="utf-8")
+    data = tmp_path / "data"
+    clean(run(data, "ingest", str(source)), 0)
+
+    shown = [
+        clean(run(data, "sources"), 0),
+        clean(run(data, "search", "Mekong accord Hanoi"), 0),
+        clean(run(data, "ask", "What did the delegates sign in Hanoi?"), 0),
+        clean(run(data, "remove", "1"), 0),
+    ]
+    for output in shown:
+        assert "Summit" in output or "Mekong" in output, output
+        for character in ("\x1b", "\r", "\u202e", "\x07"):
+            assert character not in output, (character, output)

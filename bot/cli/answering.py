@@ -24,7 +24,7 @@ from bot.cli.options import (
     start_value,
     text_value,
 )
-from bot.cli.rendering import credit, format_date, hit_row, render_answer
+from bot.cli.rendering import credit, echo, format_date, hit_row, render_answer
 from bot.jsonable import to_jsonable
 from index import GeobotError
 
@@ -94,16 +94,16 @@ def search(
         echo_json([hit_row(h) for h in hits])
         return
     if not hits:
-        click.echo("No passages found.")
+        echo("No passages found.")
         return
     for hit in hits:
         a = hit.article
-        click.echo(
+        echo(
             f"{hit.rank}. {a.title}\n   {credit(a.outlet, a.country) or 'unknown outlet'}, "
             f"{format_date(a.published)} · article {a.id} · score {hit.score:.4f}"
         )
         snippet = textwrap.shorten(hit.passage.text, 400, placeholder=" …")
-        click.echo(textwrap.indent(textwrap.fill(snippet, 88), "   ") + "\n")
+        echo(textwrap.indent(textwrap.fill(snippet, 88), "   ") + "\n")
 
 
 @click.command()
@@ -152,7 +152,7 @@ def ask(
             outlet=outlet,
             country=country,
         )
-    click.echo(
+    echo(
         json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
         if as_json
         else render_answer(answer)
@@ -207,7 +207,7 @@ def summarize(
             answer = service.summarize_article(article_id)
         else:
             answer = service.summarize_topic(topic or "", since=since, until=until, as_of=as_of)
-    click.echo(
+    echo(
         json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
         if as_json
         else render_answer(answer)
@@ -234,7 +234,7 @@ def chat(
         return
     with app.service(llm=use_llm) as service:
         conversation = Conversation(service, as_of=as_of)
-        click.echo(
+        echo(
             "Ask about the news. Follow-ups understand earlier questions. "
             "/new starts over; /quit or Ctrl-D leaves."
         )
@@ -242,20 +242,20 @@ def chat(
             try:
                 question = click.prompt("you", prompt_suffix="> ", default="", show_default=False)
             except (EOFError, click.exceptions.Abort):
-                click.echo()
+                echo()
                 return
             question = question.strip()
             if question in {"/quit", "/exit", "quit", "exit"}:
                 return
             if question == "/new":
                 conversation.reset()
-                click.echo("(new conversation)")
+                echo("(new conversation)")
                 continue
             if not question:
                 continue
             try:
                 answer = conversation.ask(question)
             except GeobotError as exc:
-                click.echo(f"Error: {exc}", err=True)
+                echo(f"Error: {exc}", err=True)
                 continue
-            click.echo("\n" + render_answer(answer) + "\n")
+            echo("\n" + render_answer(answer) + "\n")

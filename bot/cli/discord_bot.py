@@ -10,6 +10,7 @@ import click
 
 from bot.cli.context import app_context
 from bot.cli.options import common_options
+from bot.cli.rendering import echo
 from bot.jsonable import to_jsonable
 
 __all__ = ["feedback", "run_bot"]
@@ -80,7 +81,8 @@ def feedback(
             writer.writerow({**row, "sources": " ".join(row["sources"])})
         text = buffer.getvalue()
     if output is None:
+        # Data, like --json: written as it is (CSV's own line endings included).
         click.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(rows)} votes to {output}", err=True)
+        echo(f"wrote {len(rows)} votes to {output}", err=True)

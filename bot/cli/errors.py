@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from bot.cli.rendering import terminal_safe
 from index import GeobotError
 
 __all__ = ["GeobotGroup", "OneLineUsageError", "one_line", "raise_in_one_line"]
@@ -22,7 +23,7 @@ class OneLineUsageError(click.UsageError):
         self.line = line
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"Error: {self.line}", file=file, err=file is None)
+        click.echo(f"Error: {terminal_safe(self.line)}", file=file, err=file is None)
 
 
 def one_line(error: click.UsageError, ctx: click.Context) -> OneLineUsageError:
@@ -82,4 +83,6 @@ class GeobotGroup(click.Group):
             raise_in_one_line(exc, ctx)
             raise
         except GeobotError as exc:
-            raise click.ClickException(str(exc)) from exc
+            # The message may name a URL, a file or a feed's text: nothing that can drive
+            # the terminal, and still one line.
+            raise click.ClickException(" ".join(terminal_safe(str(exc)).split())) from exc

@@ -10,6 +10,7 @@ import click
 from bot.cli.context import app_context
 from bot.cli.errors import GeobotGroup
 from bot.cli.options import common_options, llm_option
+from bot.cli.rendering import echo
 from bot.jsonable import to_jsonable
 
 __all__ = ["eval_group", "eval_realtimeqa"]
@@ -71,7 +72,7 @@ def eval_realtimeqa(
         app.config,
         embedder,
         cache,
-        on_progress=lambda done, total: click.echo(f"  indexed {done}/{total} articles", err=True),
+        on_progress=lambda done, total: echo(f"  indexed {done}/{total} articles", err=True),
     )
     writer = app.writer(use_llm)
     try:
@@ -87,9 +88,9 @@ def eval_realtimeqa(
                 out.write(json.dumps(to_jsonable(result), ensure_ascii=False) + "\n")
     figures = {k: v for k, v in to_jsonable(report).items() if k != "results"}
     if as_json:
-        click.echo(json.dumps(figures, indent=2))
+        echo(json.dumps(figures, indent=2))
         return
-    click.echo(
+    echo(
         f"RealTimeQA {path} · mode {mode} · {report.questions} questions, "
         f"{report.answerable} answerable"
     )
@@ -109,4 +110,4 @@ def eval_realtimeqa(
         ("mean ms per question", report.mean_ms),
     ]
     for name, value in rows:
-        click.echo(f"  {name:24} {value:8.3f}")
+        echo(f"  {name:24} {value:8.3f}")

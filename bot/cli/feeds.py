@@ -12,7 +12,7 @@ import click
 from bot.cli.context import app_context
 from bot.cli.errors import GeobotGroup
 from bot.cli.options import common_options, country_value, echo_json
-from bot.cli.rendering import credit, format_moment
+from bot.cli.rendering import credit, echo, format_moment
 from bot.feed_reports import describe_feed_report
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def feeds_add(
     with app.knowledge_base() as kb:
         feed, new = FeedStore(kb.store).add(url, outlet=outlet, country=country)
     what = "added" if new else "updated"
-    click.echo(
+    echo(
         f"{what} feed {feed.url}"
         + (f" ({credit(feed.outlet, feed.country)})" if feed.outlet else "")
     )
@@ -69,19 +69,19 @@ def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -
         echo_json(feeds)
         return
     if not feeds:
-        click.echo("No feeds yet: add one with `geobot feeds add URL`.")
+        echo("No feeds yet: add one with `geobot feeds add URL`.")
         return
     for feed in feeds:
         who = credit(feed.outlet, feed.country) or feed.title or "outlet unknown"
         polled = format_moment(feed.last_polled_at) if feed.last_polled_at else "never polled"
-        click.echo(
+        echo(
             f"{feed.url}\n   {who} · {feed.entries_ingested} articles · last poll {polled}"
             f" · next {format_moment(feed.next_poll_at) if feed.next_poll_at else 'now'}"
         )
         if feed.last_error:
-            click.echo(f"   last error ({feed.failures} in a row): {feed.last_error}")
+            echo(f"   last error ({feed.failures} in a row): {feed.last_error}")
         if feed.entries_failed:
-            click.echo(f"   {feed.entries_failed} entries failed")
+            echo(f"   {feed.entries_failed} entries failed")
 
 
 @feeds_group.command(name="remove")
@@ -94,7 +94,7 @@ def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> N
     app = app_context(config_path, data_dir)
     with app.knowledge_base() as kb:
         feed = FeedStore(kb.store).remove(url)
-    click.echo(f"removed feed {feed.url} ({feed.entries_ingested} articles from it stay)")
+    echo(f"removed feed {feed.url} ({feed.entries_ingested} articles from it stay)")
 
 
 @feeds_group.command(name="poll")
@@ -110,7 +110,7 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
     with app.knowledge_base() as kb:
         feeds = FeedStore(kb.store)
         if not feeds.all():
-            click.echo("No feeds yet: add one with `geobot feeds add URL`.")
+            echo("No feeds yet: add one with `geobot feeds add URL`.")
             return
 
         async def run() -> PollReport:
@@ -120,7 +120,7 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
                     feeds,
                     fetcher,
                     app.config,
-                    on_feed_done=None if as_json else lambda r: click.echo(describe_feed_report(r)),
+                    on_feed_done=None if as_json else lambda r: echo(describe_feed_report(r)),
                 )
                 return await poller.poll()
 
@@ -128,7 +128,7 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
     if as_json:
         echo_json(report)
     else:
-        click.echo(
+        echo(
             f"polled {len(report.feeds)} feeds in {report.seconds:.1f} s: "
             f"{report.new} new articles, {report.failed} failed"
         )

@@ -12,7 +12,7 @@ import click
 
 from bot.cli.context import app_context
 from bot.cli.options import common_options, echo_json, library_is_empty
-from bot.cli.rendering import article_row, credit, format_date
+from bot.cli.rendering import article_row, credit, echo, format_date
 from bot.config import BotConfig
 from index import KnowledgeBase
 from index.models import IngestReport
@@ -61,12 +61,12 @@ def ingest(
             bar.close()
         if urls:
             report = merge_reports(report, asyncio.run(_ingest_urls(kb, app.config, urls)))
-    click.echo(
+    echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"failed {len(report.failed)} ({report.passages_embedded} passages embedded)"
     )
     for failure in report.failed:
-        click.echo(f"  failed: {failure.source}: {failure.reason}", err=True)
+        echo(f"  failed: {failure.source}: {failure.reason}", err=True)
     if report.failed and not (report.added or report.updated or report.unchanged):
         sys.exit(1)
 
@@ -108,10 +108,10 @@ def sources(
     if as_json:
         echo_json([article_row(a) for a in articles])
         return
-    click.echo(f"{'id':>5}  {'date':10}  {'outlet':18}  {'passages':>8}  title")
+    echo(f"{'id':>5}  {'date':10}  {'outlet':18}  {'passages':>8}  title")
     for a in articles:
         outlet = (credit(a.outlet, a.country) or "-")[:18]
-        click.echo(
+        echo(
             f"{a.id:>5}  {format_date(a.published):10}  {outlet:18}  "
             f"{a.passage_count:>8}  {a.title[:80]}"
         )
@@ -127,7 +127,7 @@ def remove(article_id: int, config_path: Path | None, data_dir: Path | None) -> 
     app.check_article(article_id)
     with app.knowledge_base() as kb:
         removed = kb.remove(article_id)
-    click.echo(f"removed article {removed.id}: {removed.title}")
+    echo(f"removed article {removed.id}: {removed.title}")
 
 
 @click.command()
@@ -143,15 +143,15 @@ def stats(as_json: bool, config_path: Path | None, data_dir: Path | None) -> Non
     if as_json:
         echo_json(found)
         return
-    click.echo(f"data dir:   {found.data_dir}")
-    click.echo(f"articles:   {found.articles}")
-    click.echo(f"passages:   {found.passages} ({found.vectors} vectors)")
-    click.echo(f"dates:      {format_date(found.earliest)} to {format_date(found.latest)}")
-    click.echo(f"model:      {found.model} ({found.dimension} dimensions)")
-    click.echo(f"index:      FAISS {found.index_factory}")
-    click.echo(f"disk:       {found.disk_bytes / 1e6:.1f} MB")
+    echo(f"data dir:   {found.data_dir}")
+    echo(f"articles:   {found.articles}")
+    echo(f"passages:   {found.passages} ({found.vectors} vectors)")
+    echo(f"dates:      {format_date(found.earliest)} to {format_date(found.latest)}")
+    echo(f"model:      {found.model} ({found.dimension} dimensions)")
+    echo(f"index:      FAISS {found.index_factory}")
+    echo(f"disk:       {found.disk_bytes / 1e6:.1f} MB")
     if found.outlets:
-        click.echo("outlets:    " + ", ".join(f"{o} ({n})" for o, n in found.outlets[:10]))
+        echo("outlets:    " + ", ".join(f"{o} ({n})" for o, n in found.outlets[:10]))
 
 
 @click.command()
@@ -161,10 +161,8 @@ def reindex(config_path: Path | None, data_dir: Path | None) -> None:
     app = app_context(config_path, data_dir)
     with app.knowledge_base(allow_model_change=True) as kb:
         embedded = kb.reindex(
-            on_progress=lambda done, total: click.echo(
-                f"  re-embedded {done}/{total} articles", err=True
-            )
+            on_progress=lambda done, total: echo(f"  re-embedded {done}/{total} articles", err=True)
         )
         found = kb.stats()
     how = f"re-embedded {embedded} passages" if embedded else "rebuilt from stored vectors"
-    click.echo(f"reindexed {found.passages} passages ({how}) with {found.model}")
+    echo(f"reindexed {found.passages} passages ({how}) with {found.model}")

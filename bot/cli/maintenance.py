@@ -9,6 +9,7 @@ import click
 
 from bot.cli.context import app_context
 from bot.cli.options import common_options, echo_json
+from bot.cli.rendering import echo
 from index.knowledge_base import DB_NAME, INDEX_NAME
 from index.storage.health import FileHealth, StoreHealth, check_store
 
@@ -28,13 +29,13 @@ def check(as_json: bool, config_path: Path | None, data_dir: Path | None) -> Non
     if as_json:
         echo_json(health_row(health))
     else:
-        click.echo(f"data dir:  {health.data_dir}")
+        echo(f"data dir:  {health.data_dir}")
         _echo_file("database:", health.database, _contents(health))
         _echo_file("vectors:", health.vectors, None)
         if health.healthy:
-            click.echo("healthy")
+            echo("healthy")
         for advice in health.advice:
-            click.echo(f"what to do: {advice}")
+            echo(f"what to do: {advice}")
     if not health.healthy:
         sys.exit(1)
 
@@ -69,8 +70,8 @@ def _contents(health: StoreHealth) -> str | None:
 def _echo_file(label: str, checked: FileHealth, summary: str | None) -> None:
     state = "not checked" if not checked.checked else "ok" if checked.ok else "DAMAGED"
     details = [summary] if summary and checked.ok else []
-    click.echo(f"{label:10} {state} ({checked.path.name}{''.join(f'; {d}' for d in details)})")
+    echo(f"{label:10} {state} ({checked.path.name}{''.join(f'; {d}' for d in details)})")
     for problem in checked.problems:
-        click.echo(f"{'':10}   problem: {problem}")
+        echo(f"{'':10}   problem: {problem}")
     for note in checked.notes:
-        click.echo(f"{'':10}   note: {note}")
+        echo(f"{'':10}   note: {note}")

@@ -6,19 +6,37 @@ import textwrap
 from datetime import date, datetime
 from typing import Any
 
+import click
+
 from bot.answers.models import Answer
+from bot.answers.untrusted import strip_invisible
 from index.models import Article, SearchHit
 
 __all__ = [
     "article_row",
     "credit",
+    "echo",
     "format_date",
     "format_day",
     "format_moment",
     "hit_row",
     "render_answer",
     "source_line",
+    "terminal_safe",
 ]
+
+
+def terminal_safe(text: str) -> str:
+    """`text` unable to drive the terminal: no control characters (ANSI escapes, a carriage
+    return that rewrites the line), bidirectional overrides or other invisible characters.
+    Article titles, passages, feed titles and model text come from outside."""
+    return strip_invisible(text).replace("\r", "")
+
+
+def echo(message: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """`click.echo` for human-readable output, made `terminal_safe` (JSON output is not
+    passed through here: it escapes control characters itself and must stay faithful)."""
+    click.echo(terminal_safe(message), err=err, nl=nl)
 
 
 def format_date(value: datetime | None) -> str:
