@@ -2,7 +2,7 @@
 
 Every case gives clear lines, never a traceback, exits with the status stated, and loses
 nothing: the good files given beside a bad one are stored, and a damaged vector index is
-rebuilt from the stored vectors. (docs/security-inputs.md says what is defended.)
+rebuilt from the stored vectors. (docs/security.md says what is defended.)
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ parts of a sentence where one word changes what it claims, so the support check
 All lexical and English: regular expressions over a sentence and its passages, fast
 enough to run on every written sentence. A paraphrase that changes meaning without
 changing these words (an antonym, "agreed" for "failed to agree" said otherwise) is not
-caught; docs/security-answers.md says what is and is not defended.
+caught; docs/security.md says what is and is not defended.
 """
 
 from __future__ import annotations
