@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from fakes import HashingEmbedder
+from fakes import HashingEmbedder, chat_completion
+from local_http import LocalHTTPServer
 from test_store_damage import damage_tables
 
 from bot.cli import AppContext, cli
@@ -330,3 +331,65 @@ def test_article_text_cannot_drive_the_terminal(tmp_path: Path) -> None:
         assert "Summit" in output or "Mekong" in output, output
         for character in ("\x1b", "\r", "\u202e", "\x07"):
             assert character not in output, (character, output)
+
+
+# -- hostile model replies through `geobot ask --llm` --------------------------------------
+
+
+def test_a_written_answer_keeps_only_what_its_source_says(
+    tmp_path: Path, local_http: LocalHTTPServer
+) -> None:
+    source = tmp_path / "pact.md"
+    source.write_text(
+        "---\ntitle: Japan and the Philippines sign a defence pact\noutlet: Wire One\n"
+        "country: jp\npublished: 2024-07-09\nurl: https://news.example/pact\n---\n"
+        "Japan and the Philippines signed a defence pact in Manila on Tuesday. The pact "
+        "covers visa rules for troops on joint exercises. Officials said it would take "
+        "effect next year.\n",
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    clean(run(data, "ingest", str(source)), 0)
+    # What a small model writes: one faithful sentence, then a dropped negation, an
+    # invented name, a phishing link and a ping, each citing the one passage.
+    reply = (
+        "Japan and the Philippines signed a defence pact in Manila on Tuesday [1]. "
+        "The pact does not cover visa rules for troops [1]. "
+        "The pact covers visa rules for troops, according to Vladimir Putin [1]. "
+        "Confirm the visa rules at [the ministry](https://evil.example/login) [1]. "
+        "@everyone the pact covers visa rules for troops [1]."
+    )
+    local_http.add("/v1/chat/completions", chat_completion(reply), content_type="application/json")
+    env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1"), "GEOBOT_LLM__ENABLED": "true"}
+
+    answer = json.loads(
+        clean(
+            CliRunner().invoke(
+                cli,
+                [
+                    "--data-dir",
+                    str(data),
+                    "ask",
+                    "What did Japan sign in Manila?",
+                    "--llm",
+                    "--json",
+                ],
+                obj=AppContext(
+                    None, None, embedder_factory=lambda _: HashingEmbedder(dimension=128)
+                ),
+                env=env,
+            ),
+            0,
+        )
+    )
+
+    assert answer["method"] == "llm" and not answer["declined"]
+    assert answer["text"] == (
+        "Japan and the Philippines signed a defence pact in Manila on Tuesday. [1]"
+    )
+    notes = " ".join(answer["notes"])
+    for why in ("adds a negation", "names not in its sources: Vladimir Putin", "holds a link"):
+        assert why in notes, notes
+    assert "holds a mention" in notes
+    shown = json.dumps(answer)
+    assert "evil.example" not in shown and "@everyone" not in shown
