@@ -503,3 +503,42 @@ def test_discord_ingest_of_an_internal_url_is_refused(
 
     run_bot(fake_discord, config, body)
     assert local_http.requests == []
+
+
+def test_a_feed_on_an_internal_address_is_refused_when_added(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for url, why in (
+        ("http://127.0.0.1:8080/rss.xml", "127.0.0.1 is a loopback address"),
+        ("http://2130706433/rss.xml", "2130706433 is 127.0.0.1, a loopback address"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://localhost./feed", "loopback name"),
+    ):
+        result = run("feeds", "add", url, data_dir=data)
+        assert result.exit_code == 1, result.output
+        assert result.output.count("\n") == 1 and "Traceback" not in result.output
+        assert f"{url}: refused: " in result.output and why in result.output
+    assert json.loads(run("feeds", "list", "--json", data_dir=data).stdout) == []
+
+    allowed = {"GEOBOT_FETCH__ALLOWED_HOSTS": '["127.0.0.1"]'}
+    result = run("feeds", "add", "http://127.0.0.1:8080/rss.xml", data_dir=data, env=allowed)
+    assert result.exit_code == 0 and "added feed" in result.output
+
+
+def test_discord_feeds_add_of_an_internal_address_is_refused(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    bot_config = make_config(tmp_path, fake_discord, poll_feeds=False)
+    config = bot_config.model_copy(
+        update={"fetch": bot_config.fetch.model_copy(update={"allowed_hosts": ()})}
+    )
+
+    async def body(client: GeobotClient) -> None:
+        for url in ("http://0x7f.1/rss.xml", "http://[::ffff:10.0.0.1]/rss.xml"):
+            sent = await fake_discord.send_command(
+                "feeds add", {"url": url}, user=fake_discord.admin
+            )
+            reply = await sent.next("callback")
+            assert "refused" in content(reply), content(reply)
+        assert client.feeds.all() == []
+
+    run_bot(fake_discord, config, body)

@@ -43,11 +43,13 @@ def feeds_add(
     data_dir: Path | None,
 ) -> None:
     """Follow the feed at URL; it is polled by `geobot feeds poll` and by the bot."""
+    from index.web.address_policy import AddressPolicy
     from index.web.feed_store import FeedStore
 
     app = app_context(config_path, data_dir)
+    policy = AddressPolicy.allowing(app.config.fetch.allowed_hosts)
     with app.knowledge_base() as kb:
-        feed, new = FeedStore(kb.store).add(url, outlet=outlet, country=country)
+        feed, new = FeedStore(kb.store).add(url, outlet=outlet, country=country, policy=policy)
     what = "added" if new else "updated"
     echo(
         f"{what} feed {feed.url}"

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 from index.errors import BadInputError, NotFoundError
 from index.sources.outlets import country_code
 from index.storage.sqlite_store import SQLiteStore
+from index.web.address_policy import AddressPolicy, AddressRefusedError
 
 __all__ = ["EntryOutcome", "EntryStates", "Feed", "FeedStore", "check_feed_url"]
 
@@ -72,12 +73,20 @@ def _dt(value: object) -> datetime | None:
     return datetime.fromisoformat(str(value)) if value else None
 
 
-def check_feed_url(url: str) -> str:
-    """`url` stripped, or a :class:`BadInputError` when it is not an http(s) URL."""
+def check_feed_url(url: str, *, policy: AddressPolicy | None = None) -> str:
+    """`url` stripped, or a :class:`BadInputError` when it is not an http(s) URL, or when
+    `policy` refuses its host as written (a loopback, private... address in any spelling,
+    or a localhost name), so that such a feed is refused when it is added rather than on
+    its first poll. Names are resolved, and checked again, only when fetched."""
     url = url.strip()
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise BadInputError(url or "(empty)", "a feed must be an http:// or https:// URL")
+    if policy is not None:
+        try:
+            policy.check_host(parts.hostname)
+        except AddressRefusedError as exc:
+            raise BadInputError(url, f"refused: {exc.reason}") from exc
     return url
 
 
@@ -181,13 +190,19 @@ class FeedStore:
     # -- the feeds ----------------------------------------------------------------------
 
     def add(
-        self, url: str, *, outlet: str | None = None, country: str | None = None
+        self,
+        url: str,
+        *,
+        outlet: str | None = None,
+        country: str | None = None,
+        policy: AddressPolicy | None = None,
     ) -> tuple[Feed, bool]:
         """Add a feed (due at once); an existing one gets the outlet/country given.
+        `policy` refuses a feed on an internal address (see :func:`check_feed_url`).
 
         Returns the feed and whether it is new.
         """
-        url = check_feed_url(url)
+        url = check_feed_url(url, policy=policy)
         if country is not None:
             code = country_code(country)
             if code is None:

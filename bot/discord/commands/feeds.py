@@ -19,6 +19,7 @@ from bot.discord.errors import UserError
 from bot.discord.options import parse_country, parse_outlet
 from bot.discord.text import NO_PINGS, neutralize_mentions
 from index import NotFoundError
+from index.web.address_policy import AddressPolicy
 from index.web.feed_store import FeedStore, check_feed_url
 
 __all__ = ["COMMANDS", "feed_url_for", "feeds"]
@@ -47,7 +48,7 @@ async def feeds_add(
     """Follow a news feed: I poll it in the background (Manage Server only)."""
     require_manage_server(interaction)
     client = client_of(interaction)
-    address = check_feed_url(url)
+    address = check_feed_url(url, policy=AddressPolicy.allowing(client.config.fetch.allowed_hosts))
     code = parse_country(country)
     await interaction.response.defer(thinking=True, ephemeral=True)
     feed, new = await client.offload(
