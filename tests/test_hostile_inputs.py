@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,30 @@ def test_a_written_answer_keeps_only_what_its_source_says(
     assert "holds a mention" in notes
     shown = json.dumps(answer)
     assert "evil.example" not in shown and "@everyone" not in shown
+
+
+def test_damaged_feed_tables_give_one_line(library: Path) -> None:
+    allowed = {"GEOBOT_FETCH__ALLOWED_HOSTS": '["127.0.0.1"]'}
+    added = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(library), "feeds", "add", "http://127.0.0.1:9/rss.xml"],
+        obj=AppContext(None, None, embedder_factory=lambda _: HashingEmbedder(dimension=128)),
+        env=allowed,
+    )
+    clean(added, 0)
+    path = library / DB_NAME
+    with sqlite3.connect(path) as connection:
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = connection.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'feeds'"
+        ).fetchone()
+    connection.close()
+    raw = bytearray(path.read_bytes())
+    raw[(root - 1) * page_size : root * page_size] = random.Random(7).randbytes(page_size)
+    path.write_bytes(bytes(raw))
+
+    # The articles are intact: only what reads the feeds fails, in one line.
+    assert len(titles(library)) == ARTICLES
+    for command in (["feeds", "list"], ["feeds", "poll"]):
+        output = clean(run(library, *command), 1)
+        assert output.count("\n") == 1 and "is damaged" in output, (command, output)

@@ -11,10 +11,12 @@ import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from index.errors import BadInputError, NotFoundError
 from index.sources.outlets import country_code
+from index.storage.sqlite_files import sqlite_errors
 from index.storage.sqlite_store import SQLiteStore
 from index.web.address_policy import AddressPolicy, AddressRefusedError
 
@@ -175,6 +177,14 @@ class FeedStore:
         store.ensure_schema(FEED_SCHEMA)
         self._add_missing_columns()
 
+    @property
+    def path(self) -> Path:
+        """The SQLite file the feeds live in (named by the errors of a damaged one)."""
+        return self._store.path
+
+    # Every method reads or writes SQLite directly: its errors come out as StoreErrors
+    # (a DamagedStoreError for a damaged file), as the store's own methods' do.
+    @sqlite_errors
     def _add_missing_columns(self) -> None:
         def missing(conn: sqlite3.Connection) -> list[tuple[str, str]]:
             present = {str(row[1]) for row in conn.execute("PRAGMA table_info(feed_entries)")}
@@ -189,6 +199,7 @@ class FeedStore:
 
     # -- the feeds ----------------------------------------------------------------------
 
+    @sqlite_errors
     def add(
         self,
         url: str,
@@ -224,6 +235,7 @@ class FeedStore:
                 )
         return self.get(url), row is None
 
+    @sqlite_errors
     def remove(self, url: str) -> Feed:
         """Forget a feed and its entries (the articles it brought stay)."""
         feed = self.get(url)
@@ -231,6 +243,7 @@ class FeedStore:
             conn.execute("DELETE FROM feeds WHERE id=?", (feed.id,))
         return feed
 
+    @sqlite_errors
     def get(self, url: str) -> Feed:
         row = (
             self._store.read()
@@ -241,10 +254,12 @@ class FeedStore:
             raise NotFoundError(f"no feed {url.strip()!r} (see `geobot feeds list`)")
         return _feed(tuple(row))
 
+    @sqlite_errors
     def all(self) -> list[Feed]:
         rows = self._store.read().execute(f"SELECT {_FEED_COLUMNS} FROM feeds f ORDER BY f.id")
         return [_feed(tuple(row)) for row in rows]
 
+    @sqlite_errors
     def due(self, now: datetime | None = None) -> list[Feed]:
         """The feeds whose next poll time has come."""
         moment = _iso(now or self._clock())
@@ -255,12 +270,14 @@ class FeedStore:
         )
         return [_feed(tuple(row)) for row in rows]
 
+    @sqlite_errors
     def next_due_at(self) -> datetime | None:
         row = self._store.read().execute("SELECT min(next_poll_at) FROM feeds").fetchone()
         return _dt(row[0]) if row else None
 
     # -- entries ------------------------------------------------------------------------
 
+    @sqlite_errors
     def entry_states(self, feed_id: int, keys: Iterable[str], *, max_attempts: int) -> EntryStates:
         """Sort `keys` (a feed's current entries) by where they stand now: never tried,
         failed and due for another try (longest-waiting first), failed and backing off,
@@ -346,6 +363,7 @@ class FeedStore:
 
     # -- poll results -------------------------------------------------------------------
 
+    @sqlite_errors
     def record_success(
         self,
         feed_id: int,
@@ -400,6 +418,7 @@ class FeedStore:
                     ),
                 )
 
+    @sqlite_errors
     def record_failure(
         self, feed_id: int, error: str, *, interval: timedelta, max_backoff: timedelta
     ) -> timedelta:
