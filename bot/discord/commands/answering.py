@@ -13,6 +13,7 @@ from typing import Any
 import discord
 from discord import app_commands
 
+from bot.answers.models import Answer
 from bot.discord import messages, render
 from bot.discord.autocomplete import article_choices, outlet_choices
 from bot.discord.buttons import SourcesPager
@@ -23,6 +24,18 @@ from bot.discord.options import COUNTRY_HELP, OUTLET_HELP, parse_country, parse_
 from bot.discord.text import NO_PINGS
 
 __all__ = ["COMMANDS", "ask", "help_command", "search", "sources", "summary"]
+
+
+async def follow_up_with(interaction: discord.Interaction[Any], answer: Answer) -> None:
+    """Send `answer` as the deferred interaction's follow-up, outside any conversation."""
+    await client_of(interaction).send_answer(
+        answer,
+        functools.partial(interaction.followup.send, wait=True),
+        user_id=interaction.user.id,
+        guild_id=interaction.guild_id,
+        channel_id=interaction.channel_id,
+        conversation=None,
+    )
 
 
 @app_commands.command()
@@ -55,14 +68,7 @@ async def ask(
         outlet=parse_outlet(outlet),
         country=code,
     )
-    await client.send_answer(
-        answer,
-        functools.partial(interaction.followup.send, wait=True),
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        conversation=None,
-    )
+    await follow_up_with(interaction, answer)
 
 
 ask.autocomplete("outlet")(outlet_choices)
@@ -94,14 +100,7 @@ async def summary(
         answer = await client.offload(service.summarize_article, article)
     else:
         answer = await client.offload(service.summarize_topic, topic or "", since=first, until=last)
-    await client.send_answer(
-        answer,
-        functools.partial(interaction.followup.send, wait=True),
-        user_id=interaction.user.id,
-        guild_id=interaction.guild_id,
-        channel_id=interaction.channel_id,
-        conversation=None,
-    )
+    await follow_up_with(interaction, answer)
 
 
 summary.autocomplete("article")(article_choices)
