@@ -534,7 +534,9 @@ def test_ask_with_llm_enabled_gets_a_written_checked_answer(
             assert "coup" not in followup.embeds[0]["description"]
             footer = followup.embeds[-1]["footer"]["text"]
             assert "written by a language model" in footer
-            assert "words not in its sources: planned, coup" in footer
+            # Why a sentence was dropped is said; its unchecked words are not shown.
+            assert "1 written sentence dropped: not supported by its sources" in footer
+            assert "coup" not in footer
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
     (request,) = local_http.requests_to("/v1/chat/completions")

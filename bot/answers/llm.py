@@ -18,9 +18,11 @@ server's body, the characters read, the sentences considered and the notes kept.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,11 +36,12 @@ from bot.answers.untrusted import (
     PassageFence,
     clean_reply,
     markup_problem,
-    redact,
 )
 from bot.config import LLMConfig
 from index import Article, GeobotError, Passage
 from index.passages.sentences import split_sentences
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ChatClient",
@@ -56,8 +59,7 @@ NOT_FOUND = "NOT FOUND"
 MAX_REPLY_CHARS = 16_000
 MAX_REPLY_BYTES = 256 * 1024
 MAX_SENTENCES = 40  # written sentences checked; the rest are not read
-MAX_NOTES = 5  # notes on dropped sentences; past it, one says how many more
-NOTE_QUOTE_CHARS = 100  # how much of a dropped sentence a note quotes
+MAX_NOTES = 5  # notes on dropped sentences, one per reason; past it, one says how many more
 # A run of citation markers: "[1]", "[1][3]", "[1, 3]", " [2] [4]".
 _MARKER_RUN = r"(?:\s*\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\])+"
 _MARKERS = re.compile(_MARKER_RUN)
@@ -346,7 +348,13 @@ class LLMWriter:
         if len(written) > MAX_SENTENCES:
             notes.append(f"{len(written) - MAX_SENTENCES} more sentences were not read")
             written = written[:MAX_SENTENCES]
-        dropped = [f"no citation: {_quoted(text)}" for text in uncited]
+        # Why each dropped sentence was dropped, never its words: they are the model's and
+        # failed the checks (an invented name, a link), so they are not shown, notes
+        # included. The operator's debug log has them.
+        reasons: Counter[str] = Counter()
+        for text in uncited:
+            reasons["no citation"] += 1
+            log.debug("dropped a written sentence (no citation): %r", text)
         kept: list[tuple[str, tuple[Quote, ...]]] = []
         words_used = 0
         for sentence in written:
@@ -354,20 +362,25 @@ class LLMWriter:
             if problem is None and words_used + word_count(sentence.text) > word_budget:
                 problem = f"over the {word_budget}-word budget"
             if problem is not None:
-                dropped.append(f"{problem}: {_quoted(sentence.text)}")
+                reasons[problem] += 1
+                log.debug("dropped a written sentence (%s): %r", problem, sentence.text)
                 continue
             quotes = tuple(_evidence(sentence, *passages[n - 1]) for n in sentence.cited)
             kept.append((sentence.text, quotes))
             words_used += word_count(sentence.text)
+        dropped = [
+            f"{count} written sentence{'s' if count > 1 else ''} dropped: {reason}"
+            for reason, count in reasons.most_common()
+        ]
         if len(dropped) > MAX_NOTES:
-            more = len(dropped) - (MAX_NOTES - 1)
+            more = sum(count for _, count in reasons.most_common()[MAX_NOTES - 1 :])
             dropped = [*dropped[: MAX_NOTES - 1], f"and {more} more sentences dropped"]
         return WrittenAnswer(tuple(kept), tuple(notes + dropped))
 
     def _problem(self, sentence: WrittenSentence, passages: Sources) -> str | None:
         unknown = [n for n in sentence.cited if not 1 <= n <= len(passages)]
         if unknown:
-            return f"cites [{unknown[0]}], not one of the {len(passages)} passages given"
+            return "cites a passage it was not given"
         markup = markup_problem(sentence.text)
         if markup is not None:
             return markup
@@ -376,13 +389,9 @@ class LLMWriter:
             sentence.text, [supporting_text(article, passage) for article, passage in cited]
         )
         if not support.holds(self.config.min_support):
-            return f"not supported by its sources ({support.describe()})"
+            log.debug("unsupported: %s", support.describe())
+            return f"not supported by its sources ({support.kinds()})"
         return None
-
-
-def _quoted(text: str) -> str:
-    """A dropped sentence as a note quotes it: short, one line, no link or mention."""
-    return repr(redact(text, NOTE_QUOTE_CHARS))
 
 
 def _messages(

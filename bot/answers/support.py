@@ -60,7 +60,23 @@ class Support:
             and self.share >= min_share
         )
 
+    def kinds(self) -> str:
+        """What is missing or changed, named by kind only ("names, a negation"): the
+        sentence's own words are the model's and unchecked, so a note never repeats them."""
+        parts = [
+            kind
+            for kind, present in (
+                ("numbers", self.missing_numbers),
+                ("names", self.missing_names),
+                ("dates", self.missing_dates),
+                ("a negation", self.negation),
+            )
+            if present
+        ]
+        return ", ".join(parts) or "too few of its words"
+
     def describe(self) -> str:
+        """What is missing or changed, with the words themselves (for logs and tests)."""
         parts = []
         if self.missing_numbers:
             parts.append("numbers not in its sources: " + ", ".join(self.missing_numbers))
