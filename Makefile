@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 DEMO_DIR := .demo-data
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
+# llama-cpp-python (the local-llm extra) compiles llama.cpp: for the common x86-64 baseline
+# (AVX2), not this machine's CPU, so that a wheel pip caches runs on another machine too.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 
 # torch's CPU build (a local wheel on these machines); an unpinned torch pulled in by
 # sentence-transformers would be a multi-GB CUDA build.

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from fakes import HashingEmbedder
 from local_http import LOCAL_HOSTS, LocalHTTPServer
+from real_llm import LlamaServer
 
 from index import Config, KnowledgeBase
 from index.config import FetchConfig
@@ -72,4 +73,13 @@ def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
 def local_http() -> Iterator[LocalHTTPServer]:
     """A started local HTTP server (tests/local_http.py), stopped after the test."""
     with LocalHTTPServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def real_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama-cpp-python's OpenAI-compatible server running SmolLM2-135M (tests/real_llm.py),
+    started once for the session on a free port and stopped at its end."""
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with LlamaServer(log) as server:
         yield server
