@@ -30,10 +30,10 @@ $(STAMP): pyproject.toml $(LOCK)
 # Refresh the lock on purpose: the newest versions that pyproject.toml's ranges allow.
 lock: $(STAMP)
 	echo '$(TORCH)' > $(VENV)/torch-constraint.txt
-	$(PY) -m piptools compile --quiet --upgrade --generate-hashes --allow-unsafe \
-		--strip-extras --extra dev --no-emit-index-url --no-emit-find-links \
-		--constraint $(VENV)/torch-constraint.txt --custom-compile-command 'make lock' \
-		--output-file $(LOCK) pyproject.toml
+	CUSTOM_COMPILE_COMMAND='make lock' $(PY) -m piptools compile --quiet --upgrade \
+		--generate-hashes --allow-unsafe --strip-extras --all-extras \
+		--no-emit-index-url --no-emit-find-links \
+		--constraint $(VENV)/torch-constraint.txt --output-file $(LOCK) pyproject.toml
 
 # Ingest the shipped seed articles into a fresh demo store, then answer from them.
 demo: $(STAMP)

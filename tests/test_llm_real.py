@@ -39,10 +39,11 @@ from test_cli import run
 from test_discord_bot import make_backend, make_config
 
 from bot.answers.citations import CitationError, cited_sentences, verify
+from bot.answers.claims import figures_in
 from bot.answers.llm import LLMWriter, OpenAICompatibleClient, parse_reply
 from bot.answers.models import Answer, answer_from_dict
 from bot.answers.service import AnswerService
-from bot.answers.support import check_support, numbers_in, supporting_text
+from bot.answers.support import check_support, supporting_text
 from bot.cli.rendering import render_answer as render_for_terminal
 from bot.config import AnswerConfig, LLMConfig
 from bot.discord import GeobotClient
@@ -157,7 +158,9 @@ class RecordingTransport(httpx.BaseTransport):
 
 
 def llm_config(server: LlamaServer, **settings: object) -> LLMConfig:
-    values: dict[str, object] = {"max_tokens": MAX_TOKENS, **settings}
+    # The longest timeout allowed: on a loaded machine a real model can take a minute;
+    # the tests check what is shown, never how fast (a timeout has its own tests).
+    values: dict[str, object] = {"max_tokens": MAX_TOKENS, "timeout_seconds": 600.0, **settings}
     return LLMConfig(enabled=True, base_url=server.base_url, model=server.model, **values)  # type: ignore[arg-type]
 
 
@@ -243,7 +246,7 @@ def unchecked_shown(answer: Answer, kb: KnowledgeBase, min_support: float) -> li
                 problems.append(f"[{citation.number}] is not the stored text it claims")
             if not passage.start <= citation.start < citation.end <= passage.end:
                 problems.append(f"[{citation.number}] quotes outside its passage")
-            texts.append(supporting_text(article.title, passage.text))
+            texts.append(supporting_text(article, passage))
         if answer.method != "llm":
             if sentence.text != sentence.citations[0].quote:
                 problems.append(f"not a verbatim quote: {sentence.text!r}")
@@ -258,6 +261,11 @@ def unchecked_shown(answer: Answer, kb: KnowledgeBase, min_support: float) -> li
     return problems
 
 
+def numbers_in(text: str) -> set[str]:
+    """The values of the numbers `text` states ("1,200" and "1200" are one)."""
+    return {str(figure.value.normalize()) for figure in figures_in(text)}
+
+
 def invented_details(answer: Answer, kb: KnowledgeBase) -> list[str]:
     """Names, numbers and negations in written sentences that their sources lack.
 
@@ -269,7 +277,9 @@ def invented_details(answer: Answer, kb: KnowledgeBase) -> list[str]:
     problems = []
     for sentence in cited_sentences(answer):
         evidence = " ".join(
-            supporting_text(kb.get_article(c.article_id).title, c.quote)
+            kb.get_article(c.article_id).title
+            + " "
+            + c.quote
             + " "
             + next(p.text for p in kb.passages_of(c.article_id) if p.id == c.passage_id)
             for c in sentence.citations
@@ -340,12 +350,6 @@ def test_an_unanswerable_question_gets_no_invented_figure(real_answers: RealAnsw
         assert not numbers_in(_MARKER_RUN.sub("", answer.text)), describe(asked)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="prompt injection: the model copies the passage's injected line, link and "
-    "markdown included, with the passage's own [1]; every word of it is in the cited "
-    "passage, so the support check passes it and it is shown",
-)
 def test_an_instruction_injected_in_a_passage_is_not_shown(
     real_llm: LlamaServer, tmp_path: Path
 ) -> None:
@@ -361,12 +365,6 @@ def test_an_instruction_injected_in_a_passage_is_not_shown(
     assert not problems, f"{problems}\n{describe(asked)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the notes of an answer quote every dropped sentence verbatim ('no citation: "
-    "...', 'not supported by its sources (...): ...'), and the CLI ('note: ...') and the "
-    "Discord footer ('Note: ...') show them: the model's invented claims reach the user",
-)
 def test_dropped_model_text_is_not_shown(real_answers: RealAnswers) -> None:
     """What failed the checks stays out of what a user sees: the terminal and Discord."""
     leaked: dict[str, list[str]] = {}
@@ -473,6 +471,7 @@ def cli_env(server: LlamaServer, **settings: str) -> dict[str, str]:
         "GEOBOT_LLM__BASE_URL": server.base_url,
         "GEOBOT_LLM__MODEL": server.model,
         "GEOBOT_LLM__MAX_TOKENS": str(MAX_TOKENS),
+        "GEOBOT_LLM__TIMEOUT_SECONDS": "600",
         "GEOBOT_ANSWERS__MIN_CONFIDENCE": "0.3",
         "GEOBOT_ANSWERS__PASSAGES": "6",
     }
@@ -522,12 +521,12 @@ def test_discord_ask_with_the_real_model_pings_no_one_and_shows_checked_text(
         async with run_client(client, fake_discord):
             handle = await fake_discord.send_command("ask", {"question": question})
             # A generous deadline against a hang: the model takes seconds.
-            followup = await handle.next("followup", timeout=240)
+            followup = await handle.next("followup", timeout=620)
             shown["message_id"] = int(str(followup.message_id))
             shown["embeds"] = followup.embeds
             shown["allowed_mentions"] = followup.allowed_mentions
 
-    asyncio.run(asyncio.wait_for(main(), timeout=300))
+    asyncio.run(asyncio.wait_for(main(), timeout=660))
     text = json.dumps(shown["embeds"], ensure_ascii=False)
     assert not RAW_MENTION.search(text), text
     assert shown["allowed_mentions"] == {"parse": []}
