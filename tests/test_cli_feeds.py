@@ -30,10 +30,12 @@ def test_feeds_add_list_poll_remove(tmp_path: Path, local_http: LocalHTTPServer)
     local_http.status("/down.xml", 503)
     url = local_http.url("/rss.xml")
 
-    added = run("feeds", "add", url, "--outlet", "Harbour Wire", "--country", "gb", data_dir=data)
+    added = run(
+        "feeds", "add", url, "--outlet", "Harbour Wire", "--country", "gb", data_dir=data, env=ENV
+    )
     assert added.exit_code == 0, added.output
     assert f"added feed {url} (Harbour Wire (GB))" in added.output
-    assert run("feeds", "add", local_http.url("/down.xml"), data_dir=data).exit_code == 0
+    assert run("feeds", "add", local_http.url("/down.xml"), data_dir=data, env=ENV).exit_code == 0
 
     polled = run("feeds", "poll", data_dir=data, env=ENV)
     assert polled.exit_code == 0, polled.output
@@ -82,7 +84,7 @@ def test_feeds_poll_reports_retries_given_up_and_empty_items(
     )
     local_http.add("/rss.xml", _rss(local_http, items), content_type="application/rss+xml")
     url = local_http.url("/rss.xml")
-    assert run("feeds", "add", url, data_dir=data).exit_code == 0
+    assert run("feeds", "add", url, data_dir=data, env=ENV).exit_code == 0
 
     first = run("feeds", "poll", data_dir=data, env=ENV)
     assert f"{url}: 1 new, 0 unchanged, 1 failed, 1 empty item skipped\n" in first.output
@@ -124,7 +126,7 @@ def test_feeds_errors_are_one_line(tmp_path: Path) -> None:
 def test_a_poll_where_every_feed_fails_exits_1(tmp_path: Path, local_http: LocalHTTPServer) -> None:
     data = tmp_path / "data"
     local_http.status("/down.xml", 500)
-    run("feeds", "add", local_http.url("/down.xml"), data_dir=data)
+    run("feeds", "add", local_http.url("/down.xml"), data_dir=data, env=ENV)
     result = run("feeds", "poll", "--json", data_dir=data, env=ENV)
     assert result.exit_code == 1
     assert json.loads(result.output)["feeds"][0]["error"] == "HTTP 500 Internal Server Error"
