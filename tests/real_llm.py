@@ -16,7 +16,9 @@ The server runs as a subprocess on a free loopback port::
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
+import signal
 import socket
 import subprocess
 import sys
@@ -59,6 +61,13 @@ def free_port() -> int:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
+
+
+def _stop_with_parent() -> None:
+    """In the server's process, before it runs: end it when the test process dies, so
+    that a killed test run (a CI timeout, Ctrl-C twice) leaves no server behind."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 class LlamaServer:
@@ -117,7 +126,11 @@ class LlamaServer:
     def start(self) -> LlamaServer:
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(
-                self.command(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_stop_with_parent if sys.platform == "linux" else None,
             )
         self._wait_until_ready()
         return self
