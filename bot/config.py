@@ -14,7 +14,11 @@ __all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig"]
 
 class AnswerConfig(ConfigSection):
     word_budget: int = Field(
-        default=100, ge=10, le=1000, description="longest extractive answer, in words"
+        default=70,
+        ge=10,
+        le=1000,
+        description="longest answer, in words, under its short answer line (the quoted "
+        "sentences; the written answer's limit too)",
     )
     candidates: int = Field(
         default=80, ge=5, le=500, description="passages retrieved before diversity"
@@ -43,12 +47,21 @@ class AnswerConfig(ConfigSection):
         "question, and use only passages this similar in topic summaries",
     )
     min_confidence: float = Field(
-        default=0.43,
+        default=0.2,
         ge=0.0,
         le=1.0,
-        description="decline when the answer's confidence (half the best passage "
-        "similarity, half the share of the question the best sentence covers) is lower; "
-        "calibrated on the RealTimeQA dev set (see docs/evaluation.md)",
+        description="decline when the answer's confidence is lower: a logistic of the "
+        "evidence it rests on (how well the best sentence matches, the short answer's vote, "
+        "margin and outlets, whether a candidate of the asked kind was found); weights and "
+        "threshold chosen on the RealTimeQA dev set (bench/calibrate_decline.py, "
+        "docs/evaluation.md)",
+    )
+    min_short_answer_vote: float = Field(
+        default=0.5,
+        ge=0.0,
+        description="open the answer with a short answer (a name, place, number or date) "
+        "only when its vote across sources is at least this: each outlet stating it adds "
+        "up to 1, by how well its sentence matches the question, its rank and its date",
     )
     window_boost: float = Field(
         default=0.25, ge=0.0, description="score bonus for sources inside the question's dates"

@@ -120,7 +120,7 @@ def test_evaluate_scores_answerable_questions_only(tmp_path: Path) -> None:
     dataset = load_dataset(write_week(tmp_path / "week"))
     config = Config()
     kb = open_corpus(dataset, config, HashingEmbedder(dimension=128), tmp_path / "cache")
-    report = evaluate(dataset, AnswerService(kb, AnswerConfig()))
+    report = evaluate(dataset, AnswerService(kb, AnswerConfig(min_confidence=0.12)))
     assert report.questions == 2
     assert report.answerable == 1  # no article says "Canada"
     assert report.recall_at_1 == report.recall_at_5 == 1.0
@@ -129,6 +129,31 @@ def test_evaluate_scores_answerable_questions_only(tmp_path: Path) -> None:
     assert report.results[0].first_hit_rank == 1
     assert not report.results[1].answerable
     assert 0 < report.mean_answer_words <= 100
+    # Trust: the one answerable question is answered and holds the answer.
+    assert report.coverage == 1.0
+    porto = report.results[0]
+    assert porto.would_hit and porto.confidence is not None and porto.evidence is not None
+    kb.close()
+
+
+def test_the_risk_coverage_table_replays_the_decline_threshold(tmp_path: Path) -> None:
+    """Each row is what the service would score had it declined under that threshold."""
+    dataset = load_dataset(write_week(tmp_path / "week"))
+    kb = open_corpus(dataset, Config(), HashingEmbedder(dimension=128), tmp_path / "cache")
+    rows = {}
+    for threshold in (0.0, 0.3, 0.9):
+        service = AnswerService(kb, AnswerConfig(min_confidence=threshold))
+        report = evaluate(dataset, service)
+        row = next(r for r in report.risk_coverage if r.threshold == threshold)
+        # The table row at the service's own threshold is the service's own figures.
+        assert (row.coverage, row.answer_hit) == (report.coverage, report.answer_hit)
+        assert row.declined_unanswerable == report.declined_unanswerable
+        answered = [r for r in report.results if not r.declined]
+        precision = sum(r.answerable and r.answer_hit for r in answered) / max(len(answered), 1)
+        assert row.precision == report.precision == precision
+        rows[threshold] = row
+    assert rows[0.0].coverage == 1.0 and rows[0.0].declined_unanswerable == 0.0
+    assert rows[0.9].coverage == 0.0 and rows[0.9].declined_unanswerable == 1.0
     kb.close()
 
 

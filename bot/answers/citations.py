@@ -25,6 +25,7 @@ __all__ = [
     "compose",
     "compose_written",
     "markers",
+    "states",
     "verify",
 ]
 
@@ -175,6 +176,77 @@ def cited_sentences(answer: Answer) -> list[CitedSentence]:
     return sentences
 
 
+def _verify_short_answers(answer: Answer, kb: KnowledgeBase, sources: dict[int, Source]) -> None:
+    """Each short answer (and each candidate listed beside it) is stated, in so many words,
+    by every sentence that backs it, and each backing sentence is stored text of its
+    passage; a shown one names listed sources."""
+    shown = answer.short_answers
+    backings = [(short, b) for short in (*shown, *answer.candidates) for b in short.backing]
+    if not backings:
+        return
+    passages = kb.store.passages([b.passage_id for _, b in backings])
+    articles = kb.store.articles(sorted({b.article_id for _, b in backings}))
+    for short, backing in backings:
+        label = f"the short answer {short.text!r}"
+        if short in shown and not short.backing:
+            raise CitationError(f"{label} has no source")
+        if backing.number is not None or short in shown:
+            source = sources.get(backing.number or 0)
+            if source is None or source.article_id != backing.article_id:
+                raise CitationError(f"{label} cites [{backing.number}], no listed source")
+        passage = passages.get(backing.passage_id)
+        article = articles.get(backing.article_id)
+        if passage is None or article is None or passage.article_id != article.id:
+            raise CitationError(f"{label} cites a passage that does not exist")
+        if not (passage.start <= backing.start < backing.end <= passage.end):
+            raise CitationError(f"{label} quotes outside its passage")
+        if article.text[backing.start : backing.end] != backing.quote:
+            raise CitationError(f"{label} does not match the stored article text")
+        if not states(backing.quote, short.text):
+            raise CitationError(f"{label} is not in the sentence that backs it")
+
+
+def _verify_corroboration(answer: Answer, kb: KnowledgeBase, sources: dict[int, Source]) -> None:
+    """Each "also reported by" names a listed source whose stored sentence lies in its
+    passage, and whose passage supports the quoted sentence it corroborates."""
+    if not answer.corroboration:
+        return
+    quoted = {(c.number, c.start, c.end): c.quote for c in answer.citations}
+    others = [b for c in answer.corroboration for b in c.others]
+    passages = kb.store.passages([b.passage_id for b in others])
+    articles = kb.store.articles(sorted({b.article_id for b in others}))
+    for corroboration in answer.corroboration:
+        sentence = quoted.get((corroboration.number, corroboration.start, corroboration.end))
+        if sentence is None:
+            raise CitationError(f"[{corroboration.number}] corroborates no quoted sentence")
+        for backing in corroboration.others:
+            source = sources.get(backing.number or 0)
+            passage = passages.get(backing.passage_id)
+            article = articles.get(backing.article_id)
+            if source is None or source.article_id != backing.article_id:
+                raise CitationError(f"[{backing.number}] names no listed source")
+            if passage is None or article is None or passage.article_id != article.id:
+                raise CitationError(f"[{backing.number}] cites a passage that does not exist")
+            if not (passage.start <= backing.start < backing.end <= passage.end):
+                raise CitationError(f"[{backing.number}] quotes outside its passage")
+            if article.text[backing.start : backing.end] != backing.quote:
+                raise CitationError(f"[{backing.number}] does not match the stored article text")
+            support = check_support(sentence, [supporting_text(article, passage)])
+            if not support.holds(DEFAULT_MIN_SUPPORT):
+                raise CitationError(
+                    f"[{backing.number}] does not say what [{corroboration.number}] quotes"
+                )
+
+
+def states(sentence: str, answer: str) -> bool:
+    """Whether `sentence` states `answer` in so many words (case and spacing aside)."""
+
+    def plain(text: str) -> str:
+        return " ".join(text.replace("’", "'").split()).lower()
+
+    return bool(answer.strip()) and plain(answer) in plain(sentence)
+
+
 def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MIN_SUPPORT) -> None:
     """Raise CitationError unless every citation of `answer` resolves in `kb`.
 
@@ -185,7 +257,7 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MI
     (:func:`bot.answers.support.check_support` at `min_support`).
     """
     if answer.declined:
-        if answer.citations:
+        if answer.citations or answer.short_answers:
             raise CitationError("a declined answer must not cite anything")
         return
     if not answer.citations:
@@ -205,6 +277,8 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MI
             raise CitationError(f"[{citation.number}] quotes outside its passage")
         if article.text[citation.start : citation.end] != citation.quote:
             raise CitationError(f"[{citation.number}] does not match the stored article text")
+    _verify_short_answers(answer, kb, sources)
+    _verify_corroboration(answer, kb, sources)
     sentences = cited_sentences(answer)  # raises unless they tile the text
     if answer.method != "llm":
         return  # each sentence is its quote, compared with the stored text above

@@ -25,12 +25,9 @@ from bot.answers.citations import (
     source_of,
     verify,
 )
-from bot.answers.extractive import (
-    ScoredSentence,
-    TermWeights,
-    rarity_from_frequency,
-    select_sentences,
-)
+from bot.answers.corroboration import corroborate
+from bot.answers.drafting import Draft, draft_answer
+from bot.answers.extractive import TermWeights, rarity_from_frequency
 from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
@@ -89,6 +86,16 @@ class AnswerService:
         self._retriever = Retriever(kb, self.config)
         self._rarity: dict[str, float] = {}
         self._rarity_lock = threading.Lock()
+
+    def with_config(self, **changes: object) -> AnswerService:
+        """A service like this one with some answer settings changed (same knowledge
+        base, writer and clock): what the evaluation uses to switch declining off."""
+        return AnswerService(
+            self.kb,
+            self.config.model_copy(update=changes),
+            today=self._today,
+            writer=self.writer,
+        )
 
     # -- asking -----------------------------------------------------------------------
 
@@ -213,24 +220,23 @@ class AnswerService:
             )
         answer_started = time.perf_counter()
         decline_reason = self._decline_reason(retrieved)
-        chosen: list[ScoredSentence] = []
-        confidence: float | None = None
+        draft: Draft | None = None
         if decline_reason is None:
             weights = TermWeights.build(
                 retrieved.intent.stripped_question, context, self._term_rarity
             )
-            chosen = select_sentences(
+            draft = draft_answer(
                 retrieved.intent.stripped_question,
                 retrieved.passages,
                 weights,
-                word_budget=self.config.word_budget,
+                self.config,
                 exclude=already_shown,
             )
-            confidence = self._confidence(retrieved, chosen)
-            if confidence < self.config.min_confidence:
+            if draft.confidence < self.config.min_confidence:
                 decline_reason = (
-                    f"confidence {confidence:.2f} is under {self.config.min_confidence:.2f}"
+                    f"confidence {draft.confidence:.2f} is under {self.config.min_confidence:.2f}"
                 )
+        confidence = draft.confidence if draft is not None else None
         notes: tuple[str, ...] = ()
         if len(original.strip()) > MAX_QUESTION_CHARS:
             notes = (f"only the first {MAX_QUESTION_CHARS} characters were used",)
@@ -260,7 +266,7 @@ class AnswerService:
             elif written is not None and written.sentences:
                 text, citations, sources = compose_written(written.sentences)
                 method = "llm"
-        if decline_reason is not None:
+        if decline_reason is not None or draft is None:
             log.debug("declined %r: %s", original[:80], decline_reason)
             return Answer(
                 question=original,
@@ -272,10 +278,14 @@ class AnswerService:
                 timings=timings(),
                 search_query=retrieved.search_query,
                 confidence=confidence,
-                notes=(*notes, decline_reason),
+                notes=(*notes, decline_reason or "no answer"),
+                evidence=draft.evidence if draft is not None else None,
             )
         if method == "extractive":
-            text, citations, sources = compose([s.quote for s in chosen])
+            text, citations, sources = compose(draft.quotes)
+        short_answers, candidates, sources = draft.short_answers(
+            sources, text if method == "llm" else None
+        )
         answer = Answer(
             question=original,
             text=text,
@@ -288,18 +298,11 @@ class AnswerService:
             search_query=retrieved.search_query,
             confidence=confidence,
             notes=notes,
+            short_answers=short_answers,
+            candidates=candidates,
+            evidence=draft.evidence,
         )
         return self._checked(answer)
-
-    @staticmethod
-    def _confidence(retrieved: Retrieved, chosen: Sequence[ScoredSentence]) -> float:
-        """How sure the answer is: the closest passage's similarity to the question and
-        how much of the question the best chosen sentence covers, half and half."""
-        if not chosen:
-            return 0.0
-        similarity = max(p.similarity for p in retrieved.passages)
-        coverage = max(s.coverage for s in chosen)
-        return 0.5 * similarity + 0.5 * coverage
 
     def _decline_reason(self, retrieved: Retrieved) -> str | None:
         if not retrieved.passages:
@@ -522,6 +525,7 @@ class AnswerService:
                 answer = self._refuse(topic, self._decline_text(retrieved))
                 return Answer(**{**answer.__dict__, "kind": "topic_summary"})
             text, citations, sources = compose(chosen)
+        corroboration, sources = corroborate(chosen, relevant, sources)
         days = [q.article.published.date() for q in chosen if q.article.published]
         answer = Answer(
             question=topic,
@@ -539,6 +543,7 @@ class AnswerService:
             search_query=retrieved.search_query,
             coverage=(min(days), max(days)) if days else None,
             notes=notes,
+            corroboration=corroboration,
         )
         return self._checked(answer)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bot.answers.models import Answer, AnswerKind, Timings
+from bot.answers.models import Answer, AnswerKind, Timings, answer_to_dict
 from bot.cli.context import app_context
 from bot.cli.options import (
     COUNTRY_HELP,
@@ -25,7 +25,6 @@ from bot.cli.options import (
     text_value,
 )
 from bot.cli.rendering import credit, echo, format_date, hit_row, render_answer
-from bot.jsonable import to_jsonable
 from index import GeobotError
 
 __all__ = ["EMPTY_LIBRARY_ANSWER", "ask", "chat", "empty_library_answer", "search", "summarize"]
@@ -153,7 +152,7 @@ def ask(
             country=country,
         )
     echo(
-        json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
+        json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False)
         if as_json
         else render_answer(answer)
     )
@@ -208,7 +207,7 @@ def summarize(
         else:
             answer = service.summarize_topic(topic or "", since=since, until=until, as_of=as_of)
     echo(
-        json.dumps(to_jsonable(answer), indent=2, ensure_ascii=False)
+        json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False)
         if as_json
         else render_answer(answer)
     )

@@ -103,6 +103,9 @@ def eval_realtimeqa(
         ("answer-recall@1000w", report.recall_at_1000w),
         ("mean passage words", report.mean_passage_words),
         ("answer-hit", report.answer_hit),
+        ("short-answer hit", report.short_answer_hit),
+        ("precision (answered)", report.precision),
+        ("coverage (answerable)", report.coverage),
         ("mean answer words", report.mean_answer_words),
         ("declined (all)", report.declined),
         ("declined (answerable)", report.declined_answerable),
@@ -111,3 +114,10 @@ def eval_realtimeqa(
     ]
     for name, value in rows:
         echo(f"  {name:24} {value:8.3f}")
+    echo(f"risk-coverage (declining under each confidence; now {report.threshold:.2f}):")
+    echo(f"  {'threshold':>9} {'precision':>9} {'coverage':>8} {'unans. declined':>15} {'hit':>6}")
+    for row in report.risk_coverage:
+        echo(
+            f"  {row.threshold:9.2f} {row.precision:9.3f} {row.coverage:8.3f} "
+            f"{row.declined_unanswerable:15.3f} {row.answer_hit:6.3f}"
+        )

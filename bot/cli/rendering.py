@@ -8,7 +8,9 @@ from typing import Any
 
 import click
 
+from bot.answers.corroboration import describe
 from bot.answers.models import Answer
+from bot.answers.short_answer import headline
 from bot.answers.untrusted import strip_invisible
 from index.models import Article, SearchHit
 
@@ -99,9 +101,16 @@ def source_line(
 
 
 def render_answer(answer: Answer) -> str:
-    """An answer as a terminal shows it: text, numbered sources, a footer."""
-    lines = [textwrap.fill(p, 88) if p else "" for p in answer.text.split("\n")]
+    """An answer as a terminal shows it: the short answer line (where there is one), the
+    quoted text, numbered sources, a footer."""
+    line = headline(answer)
+    text = f"{line}\n\n{answer.text}" if line else answer.text
+    lines = [textwrap.fill(p, 88) if p else "" for p in text.split("\n")]
     out = ["\n".join(lines), ""]
+    if answer.corroboration:
+        out.append("Who else reports it:")
+        out.extend(f"  {describe(c)}" for c in answer.corroboration)
+        out.append("")
     if answer.sources:
         out.append("Closest sources:" if answer.declined else "Sources:")
         for s in answer.sources:

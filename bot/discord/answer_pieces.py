@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from bot.answers.citations import CitationError, cited_sentences
+from bot.answers.corroboration import describe
 from bot.answers.models import Answer
+from bot.answers.short_answer import headline
 from bot.discord.text import CITATION_MARKER, safe_markdown, trim
 
 __all__ = ["Piece", "answer_pieces", "pack_pieces"]
@@ -109,6 +111,27 @@ def answer_pieces(answer: Answer, limit: int) -> list[Piece]:
     pieces = _pieces_from_citations(answer)
     if pieces is None:
         pieces = _pieces_from_text(answer.text)
+    line = headline(answer)
+    if line is not None:
+        # The short answer opens the message, in bold, as a piece of its own that is
+        # never cut from the sources it names.
+        numbers = frozenset(
+            b.number for short in answer.short_answers for b in short.backing if b.number
+        )
+        head = Piece("", f"**{safe_markdown(line)}**", "", numbers)
+        if pieces:
+            pieces[0] = replace(pieces[0], sep="\n\n")
+        pieces = [head, *pieces]
+    if answer.corroboration:
+        # Who else reports each quoted claim, after the quotes (a topic summary).
+        lines = "\n".join(safe_markdown(describe(c)) for c in answer.corroboration)
+        numbers = frozenset(
+            n
+            for c in answer.corroboration
+            for n in (c.number, *(b.number for b in c.others))
+            if n is not None
+        )
+        pieces = [*pieces, Piece("\n\n", f"*Who else reports it:*\n{lines}", "", numbers)]
     return [p.capped(limit) for p in pieces]
 
 

@@ -1,0 +1,396 @@
+"""The short answer an answer opens with: answer kinds, candidates, votes across outlets,
+dates, disagreement, and the checks that keep it honest. The corpus is written here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from corpus import news_article
+from fakes import HashingEmbedder
+
+from bot.answers.answer_types import expected_answer
+from bot.answers.citations import CitationError, verify
+from bot.answers.gazetteer import is_place
+from bot.answers.models import answer_from_dict, answer_to_dict
+from bot.answers.service import AnswerService
+from bot.answers.short_answer import headline
+from bot.cli.app import cli
+from bot.cli.context import AppContext
+from bot.cli.rendering import render_answer
+from bot.config import AnswerConfig
+from bot.discord.render import render_answer as discord_render_answer
+from index import Config, KnowledgeBase
+
+AS_OF = date(2024, 4, 17)  # a Wednesday
+THIS_WEEK = datetime(2024, 4, 15, 9, 0)
+
+SUMMIT = [
+    news_article(
+        "summit-wire",
+        "Drought summit in Nairobi",
+        "The drought summit was hosted in Nairobi on Monday. Ministers from twelve "
+        "countries attended.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "summit-gulf",
+        "Leaders pledge drought money",
+        "Leaders at the drought summit hosted in Nairobi pledged money for water projects.",
+        THIS_WEEK,
+        "Gulf Daily",
+    ),
+    news_article(
+        "summit-journal",
+        "Sommet sur la sécheresse",
+        "The drought summit, hosted in Nairobi this year, ended with a joint fund.",
+        datetime(2024, 4, 16, 18, 0),
+        "Le Journal",
+    ),
+    news_article(
+        "summit-old-a",
+        "Last year's drought summit",
+        "Last year the drought summit was hosted in Dakar, where leaders met for two days.",
+        datetime(2024, 2, 20, 9, 0),
+        "Explainer Weekly",
+    ),
+    news_article(
+        "quake-wire",
+        "Earthquake toll",
+        "The earthquake in the northern mountains killed 120 people, officials said.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "quake-post",
+        "Villages count the dead",
+        "Rescuers said the earthquake in the northern mountains killed 95 people.",
+        THIS_WEEK,
+        "Kyiv Post",
+    ),
+    news_article(
+        "dam",
+        "Dam opens",
+        "The new hydroelectric dam on the river was opened by President Amara Diallo.",
+        THIS_WEEK,
+        "Tech Wire",
+    ),
+    news_article(
+        "grain",
+        "Grain exports",
+        "Grain exports through the Black Sea ports rose in March.",
+        datetime(2024, 4, 2, 10, 0),
+        "Kyiv Post",
+    ),
+]
+
+
+@pytest.fixture
+def service(config: Config) -> Iterator[AnswerService]:
+    kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
+    kb.ingest_articles(SUMMIT)
+    yield AnswerService(
+        kb, AnswerConfig(min_confidence=0.0, min_short_answer_vote=0.3), today=lambda: AS_OF
+    )
+    kb.close()
+
+
+# -- what a question asks for ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("question", "kind", "unit"),
+    [
+        ("Which US state's governor wants to ban vaccine mandates?", "state", None),
+        ("A balloon was shot down off the coast of which state?", "state", None),
+        ("Which country was named the world's happiest?", "country", None),
+        ("Which city will host the Final Four this weekend?", "city", None),
+        ("How many seasons did he play in the NFL?", "number", "seasons"),
+        ("How old was she?", "number", None),
+        ("How much was Beyoncé paid to perform in Dubai?", "money", None),
+        ("When did the ship sink?", "date", None),
+        ("What year did the ship sink?", "date", None),
+        ("Who was laid to rest this week?", "person", None),
+        ("Which airline will give passengers frequent flier miles?", "organisation", None),
+        ("Which of these teams declined an invitation?", "organisation", None),
+        ("Which film has the most Oscar nominations?", "title", None),
+        ("Where did the ceasefire talks stall?", "place", None),
+        ("True or false: the suspension was lifted.", "none", None),
+        ("Is the treaty still in force?", "none", None),
+        ("What did the mediators propose?", "none", None),
+        ("Why did the talks stall?", "none", None),
+        ("What plan did the government announce?", "name", None),
+        ("A 4ft-long alligator in the park has been nicknamed what?", "name", None),
+        ("What is the capital of the new province?", "city", None),
+    ],
+)
+def test_the_question_says_what_kind_of_answer_it_wants(
+    question: str, kind: str, unit: str | None
+) -> None:
+    expected = expected_answer(question)
+    assert (expected.kind, expected.unit) == (kind, unit)
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "expected"),
+    [
+        ("Florida", "state", True),
+        ("South Carolina", "state", True),
+        ("Nairobi", "city", True),
+        ("Nairobi", "country", False),
+        ("Kenya", "country", True),
+        ("Russia", "country", True),
+        ("the Netherlands", "country", True),
+        ("Florida", "country", False),
+        ("Amara Diallo", "place", False),
+        ("Wire One", "city", False),
+    ],
+)
+def test_places_come_from_offline_gazetteers(name: str, kind: str, expected: bool) -> None:
+    assert is_place(name, kind) is expected  # type: ignore[arg-type]
+
+
+# -- the short answer first --------------------------------------------------------------
+
+
+def test_the_answer_opens_with_the_short_answer_and_the_outlets_that_back_it(
+    service: AnswerService,
+) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    assert not answer.declined
+    short = answer.short_answers[0]
+    assert short.text == "Nairobi" and short.kind == "city"
+    assert set(short.outlets) == {"Wire One", "Gulf Daily", "Le Journal"}
+    line = headline(answer)
+    assert line is not None and line.startswith("Nairobi — 3 outlets: ")
+    numbers = {s.article_id: s.number for s in answer.sources}
+    for backing in short.backing:
+        # Every outlet named on the line is a listed source whose sentence says "Nairobi".
+        assert f"{backing.outlet} [{numbers[backing.article_id]}]" in line
+        assert "Nairobi" in backing.quote
+    # The quotes under it open with a sentence that backs it, within the word budget.
+    backing_articles = {b.article_id for b in short.backing}
+    assert answer.citations[0].article_id in backing_articles
+    assert "Nairobi" in answer.citations[0].quote
+    assert sum(len(c.quote.split()) for c in answer.citations) <= service.config.word_budget
+    verify(answer, service.kb)
+    # The terminal shows the line first, then the quotes.
+    shown = render_answer(answer)
+    assert shown.startswith("Nairobi — 3 outlets")
+
+
+def test_question_words_are_never_the_answer(service: AnswerService) -> None:
+    answer = service.ask("Which country's leaders met at the Nairobi drought summit?")
+    for candidate in answer.candidates:
+        assert "nairobi" not in candidate.text.lower()
+
+
+def test_a_this_week_question_is_answered_from_this_weeks_sources(
+    service: AnswerService,
+) -> None:
+    answer = service.ask("Which city hosted the drought summit this week?")
+    assert answer.short_answers[0].text == "Nairobi"
+    assert "Dakar" not in answer.text
+
+
+def test_a_claim_only_one_outlet_makes_says_so(service: AnswerService) -> None:
+    answer = service.ask("Who opened the new hydroelectric dam?")
+    assert not answer.declined
+    assert answer.short_answers and answer.short_answers[0].text == "Amara Diallo"
+    line = headline(answer)
+    assert line is not None and "1 outlet only" in line and "Tech Wire" in line
+
+
+def test_when_outlets_disagree_both_answers_are_shown_with_their_sources(
+    service: AnswerService,
+) -> None:
+    answer = service.ask("How many people did the earthquake in the northern mountains kill?")
+    assert [s.text for s in answer.short_answers] == ["120 people", "95 people"] or [
+        s.text for s in answer.short_answers
+    ] == ["95 people", "120 people"]
+    line = headline(answer)
+    assert line is not None and line.startswith("Sources differ: ")
+    assert "Wire One" in line and "Kyiv Post" in line and "15 Apr 2024" in line
+    # Each side is quoted from its own outlet.
+    quoted = " ".join(c.quote for c in answer.citations)
+    assert "120 people" in quoted and "95 people" in quoted
+    verify(answer, service.kb)
+
+
+def test_json_lists_every_candidate_with_its_backing(service: AnswerService) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    data = json.loads(json.dumps(answer_to_dict(answer)))
+    assert data["short_answers"][0]["text"] == "Nairobi"
+    assert data["short_answers"][0]["outlets"] == ["Wire One", "Gulf Daily", "Le Journal"]
+    texts = [c["text"] for c in data["candidates"]]
+    assert "Nairobi" in texts
+    for candidate in data["candidates"]:
+        assert candidate["backing"]
+        for backing in candidate["backing"]:
+            assert candidate["text"].lower() in backing["quote"].lower()
+    assert answer_from_dict(data) == answer
+
+
+# -- the checks ----------------------------------------------------------------------------
+
+
+def test_a_short_answer_its_sentences_do_not_state_fails_the_check(
+    service: AnswerService,
+) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    short = answer.short_answers[0]
+    forged = replace(answer, short_answers=(replace(short, text="Dakar"),))
+    with pytest.raises(CitationError, match="not in the sentence"):
+        verify(forged, service.kb)
+
+
+def test_a_short_answer_naming_an_unlisted_source_fails_the_check(
+    service: AnswerService,
+) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    short = answer.short_answers[0]
+    wrong = replace(short.backing[0], number=99)
+    forged = replace(answer, short_answers=(replace(short, backing=(wrong,)),))
+    with pytest.raises(CitationError, match="no listed source"):
+        verify(forged, service.kb)
+
+
+def test_a_short_answer_quoting_other_text_fails_the_check(service: AnswerService) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    short = answer.short_answers[0]
+    wrong = replace(short.backing[0], quote="Nairobi hosted everything.")
+    forged = replace(answer, short_answers=(replace(short, backing=(wrong,)),))
+    with pytest.raises(CitationError, match="stored article text"):
+        verify(forged, service.kb)
+
+
+def test_without_a_candidate_the_answer_is_the_quoted_sentences(service: AnswerService) -> None:
+    answer = service.ask("True or false: grain exports through the Black Sea ports rose?")
+    assert answer.short_answers == ()
+    assert headline(answer) is None
+    if not answer.declined:
+        assert "Grain exports" in answer.text
+
+
+# -- corroboration in topic summaries --------------------------------------------------------
+
+
+@pytest.fixture
+def summary_service(service: AnswerService) -> AnswerService:
+    return service.with_config(min_relevance=0.0)
+
+
+def test_a_topic_summary_says_which_other_outlets_report_each_claim(
+    summary_service: AnswerService,
+) -> None:
+    answer = summary_service.summarize_topic("drought summit")
+    verify(answer, summary_service.kb)
+    by_number = {s.number: s for s in answer.sources}
+    quoted = {(c.number, c.start, c.end) for c in answer.citations}
+    assert {(c.number, c.start, c.end) for c in answer.corroboration} == quoted
+    wire = next(c for c in answer.corroboration if c.outlet == "Wire One")
+    assert [b.outlet for b in wire.others] == ["Gulf Daily"]
+    assert by_number[wire.others[0].number].outlet == "Gulf Daily"
+    assert "Nairobi" in wire.others[0].quote
+    # A claim only its own outlet makes is said to be so.
+    dakar = next(c for c in answer.corroboration if c.outlet == "Explainer Weekly")
+    assert dakar.others == ()
+    shown = render_answer(answer)
+    assert f"[{wire.number}] also reported by 1 other outlet: Gulf Daily" in shown
+    assert f"[{dakar.number}] reported by Explainer Weekly only" in shown
+    assert answer_from_dict(json.loads(json.dumps(answer_to_dict(answer)))) == answer
+
+
+def test_an_outlet_that_does_not_say_the_claim_fails_the_check(
+    summary_service: AnswerService,
+) -> None:
+    answer = summary_service.summarize_topic("drought summit")
+    wire = next(c for c in answer.corroboration if c.outlet == "Wire One")
+    dakar = next(c for c in answer.corroboration if c.outlet == "Explainer Weekly")
+    # Claim that the Dakar article's outlet also reports the Nairobi sentence.
+    old_source = next(s for s in answer.sources if s.outlet == "Explainer Weekly")
+    dakar_citation = next(c for c in answer.citations if c.number == old_source.number)
+    passage = summary_service.kb.store.passages([dakar_citation.passage_id])[
+        dakar_citation.passage_id
+    ]
+    false_backing = replace(
+        wire.others[0],
+        number=old_source.number,
+        article_id=old_source.article_id,
+        passage_id=passage.id,
+        start=dakar_citation.start,
+        end=dakar_citation.end,
+        quote=dakar_citation.quote,
+        outlet="Explainer Weekly",
+    )
+    forged = replace(
+        answer,
+        corroboration=tuple(
+            replace(c, others=(false_backing,)) if c == wire else c for c in answer.corroboration
+        ),
+    )
+    with pytest.raises(CitationError, match="does not say what"):
+        verify(forged, summary_service.kb)
+    assert dakar.others == ()
+
+
+# -- front ends -------------------------------------------------------------------------------
+
+
+def test_discord_opens_with_the_short_answer_in_bold(service: AnswerService) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    embeds = discord_render_answer(answer)
+    first = embeds[0].description or ""
+    assert first.startswith("**Nairobi — 3 outlets: Wire One \\[")
+    # Every source the line names is listed under the answer.
+    listed = " ".join(field.value or "" for e in embeds for field in e.fields)
+    for backing in answer.short_answers[0].backing:
+        assert f"[{backing.number}]" in listed
+
+
+def test_an_outlet_name_on_the_short_answer_line_cannot_ping(config: Config) -> None:
+    kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
+    hostile = [
+        replace(article, outlet="@everyone <@&123> Daily")
+        if article.outlet == "Gulf Daily"
+        else article
+        for article in SUMMIT
+    ]
+    kb.ingest_articles(hostile)
+    service = AnswerService(
+        kb, AnswerConfig(min_confidence=0.0, min_short_answer_vote=0.3), today=lambda: AS_OF
+    )
+    answer = service.ask("Which city hosted the drought summit?")
+    line = headline(answer)
+    assert line is not None and "@everyone" in line
+    description = discord_render_answer(answer)[0].description or ""
+    assert "@everyone" not in description and "<@&123>" not in description
+    kb.close()
+
+
+def test_cli_ask_json_has_the_short_answer_and_its_candidates(
+    tmp_path: Path, config: Config
+) -> None:
+    data_dir = tmp_path / "data"
+    kb = KnowledgeBase.open(Config(data_dir=data_dir), HashingEmbedder(dimension=128))
+    kb.ingest_articles(SUMMIT)
+    kb.close()
+    env = {"GEOBOT_ANSWERS__MIN_CONFIDENCE": "0", "GEOBOT_ANSWERS__MIN_SHORT_ANSWER_VOTE": "0.3"}
+    context = AppContext(None, None, embedder_factory=lambda _: HashingEmbedder(dimension=128))
+    question = "Which city hosted the drought summit?"
+    args = ["--data-dir", str(data_dir), "ask", question, "--as-of", "2024-04-17"]
+    shown = CliRunner().invoke(cli, args, obj=context, env=env)
+    assert shown.exit_code == 0, shown.output
+    assert shown.output.startswith("Nairobi — 3 outlets: ")
+    result = CliRunner().invoke(cli, [*args, "--json"], obj=context, env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["short_answers"][0]["text"] == "Nairobi"
+    assert len(data["short_answers"][0]["outlets"]) == 3
+    assert data["evidence"]["outlets"] == 3 and data["evidence"]["kind_found"] is True
