@@ -1,28 +1,25 @@
-"""Calibrate when to decline: fit the confidence model's weights and choose its threshold
-on the RealTimeQA dev set (never on anything else).
+"""Calibrate when to decline: choose the confidence rule's two weights and its threshold on
+the RealTimeQA dev set (never on anything else).
 
     .venv/bin/python bench/calibrate_decline.py [--data ../shared/data/realtimeqa/dev]
-                                                [--min-coverage 0.70]
 
 Runs every dev question with declining switched off, so each answer carries its evidence
-(the features of `bot.answers.models.Evidence`: how well the best sentence matches, the
-short answer's vote, margin and outlets, whether the question asks for a kind of thing).
-A question counts as *right to answer* when it is answerable and the answer holds the gold
-answer. The script fits a logistic model of that on the evidence (L2-regularised, so that
-five weights are all it learns), prints the weights to put in
-`bot/answers/drafting.py` (CONFIDENCE_WEIGHTS), and prints the risk-coverage table of the
-fitted model: precision among answered questions, coverage of the answerable ones, the
-share of unanswerable ones declined. The threshold it suggests is the highest one that
-still answers `--min-coverage` of the answerable questions.
+(`bot.answers.models.Evidence`). The confidence is `match + bonus * vote * margin`, less
+`penalty` when the question asks for a kind of thing and none was found
+(`bot.answers.drafting.confidence_of`). A decline counts as *right* when no article holds
+the answer (answering would dress up unrelated text) and *wrong* when the answer would have
+held it; declining an answerable question whose answer would have missed anyway is
+neither. The script tries a small grid of bonus, penalty and threshold, prints the best
+rule by right-minus-wrong declines, and prints its risk-coverage table: precision among
+answered questions, coverage of the answerable ones, unanswerable ones declined.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 from _common import CACHE, DEV_DIR, require_dev_dir
 
 from bot.answers.service import AnswerService
@@ -33,73 +30,71 @@ from index import Config
 from index.config import EmbeddingConfig
 from index.embedding.sentence_transformer import SentenceTransformerEmbedder
 
-FEATURES = ("match", "vote", "margin", "outlets", "kind_found")
-L2 = 0.01
+BONUSES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+PENALTIES = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+THRESHOLDS = tuple(step / 100 for step in range(30, 61))
 
 
-def features(result: QuestionResult) -> list[float]:
+def confidence(result: QuestionResult, bonus: float, penalty: float) -> float:
     evidence = result.evidence
-    if evidence is None:
-        return [1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-    return [
-        1.0,
-        evidence.match,
-        evidence.vote,
-        evidence.margin,
-        float(min(evidence.outlets, 3)),
-        1.0 if evidence.kind_found else 0.0,
-    ]
+    if evidence is None or result.always_declined:
+        return 0.0
+    value = evidence.match + bonus * evidence.vote * evidence.margin
+    if evidence.kind_asked and not evidence.kind_found:
+        value -= penalty
+    return min(1.0, max(0.0, value))
 
 
-def fit(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Logistic regression by gradient descent (the bias is not regularised)."""
-    weights = np.zeros(x.shape[1])
-    for _ in range(20_000):
-        p = 1.0 / (1.0 + np.exp(-(x @ weights)))
-        gradient = x.T @ (p - y) / len(y) + L2 * np.r_[0.0, weights[1:]]
-        weights -= 0.5 * gradient
-    return weights
+def score(results: Sequence[QuestionResult], bonus: float, penalty: float, t: float) -> int:
+    """Right minus wrong declines."""
+    declined = [r for r in results if confidence(r, bonus, penalty) < t]
+    return sum(not r.answerable for r in declined) - sum(
+        r.answerable and r.would_hit for r in declined
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEV_DIR)
-    parser.add_argument("--min-coverage", type=float, default=0.70)
     args = parser.parse_args()
     dataset = load_dataset(require_dev_dir(args.data))
     embedder = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
     kb = open_corpus(dataset, Config(), embedder, CACHE)
     report = evaluate(dataset, AnswerService(kb, AnswerConfig(min_confidence=0.0)))
     kb.close()
-    results = [r for r in report.results if not r.always_declined]
-    x = np.array([features(r) for r in results])
-    y = np.array([1.0 if r.answerable and r.would_hit else 0.0 for r in results])
-    weights = fit(x, y)
-    print(f"{len(report.results)} questions, {report.answerable} answerable; fitted weights:")
-    print("CONFIDENCE_WEIGHTS = {")
-    for name, value in zip(("bias", *FEATURES), weights, strict=True):
-        print(f'    "{name}": {value:.2f},')
-    print("}")
-    confidence = 1.0 / (1.0 + np.exp(-(x @ np.round(weights, 2))))
-    answerable = np.array([r.answerable for r in results])
-    unanswerable_total = sum(not r.answerable for r in report.results)
+    results = report.results
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    hits = sum(r.would_hit for r in answerable)
+    print(
+        f"{len(results)} questions, {len(answerable)} answerable; with no declines "
+        f"answer-hit {hits / len(answerable):.3f}"
+    )
+    best = max(
+        (
+            (score(results, b, p, t), -t, b, p)
+            for b in BONUSES
+            for p in PENALTIES
+            for t in THRESHOLDS
+        ),
+    )
+    right_minus_wrong, negative_threshold, bonus, penalty = best
+    threshold = -negative_threshold
+    print(
+        f"best rule: SHORT_ANSWER_BONUS = {bonus}, MISSING_KIND_PENALTY = {penalty}, "
+        f"min_confidence = {threshold:.2f} ({right_minus_wrong} more right than wrong declines)"
+    )
     print(f"{'threshold':>9} {'precision':>9} {'coverage':>8} {'unans. declined':>15} {'hit':>6}")
-    suggested = 0.0
-    for step in range(5, 90):
-        threshold = step / 100
-        answered = confidence >= threshold
-        precision = y[answered].sum() / answered.sum() if answered.sum() else math.nan
-        coverage = (answered & answerable).sum() / report.answerable
-        declined = unanswerable_total - (answered & ~answerable).sum()
-        if coverage >= args.min_coverage:
-            suggested = threshold
-        if step % 5 == 0:
-            print(
-                f"{threshold:9.2f} {precision:9.3f} {coverage:8.3f} "
-                f"{declined / max(unanswerable_total, 1):15.3f} "
-                f"{(y * answered).sum() / report.answerable:6.3f}"
-            )
-    print(f"suggested threshold (highest answering {args.min_coverage:.0%}): {suggested:.2f}")
+    for step in range(20, 71, 2):
+        t = step / 100
+        answered = [r for r in results if confidence(r, bonus, penalty) >= t]
+        right = sum(r.answerable and r.would_hit for r in answered)
+        print(
+            f"{t:9.2f} {right / max(len(answered), 1):9.3f} "
+            f"{sum(r.answerable for r in answered) / len(answerable):8.3f} "
+            f"{1 - sum(not r.answerable for r in answered) / max(len(unanswerable), 1):15.3f} "
+            f"{right / len(answerable):6.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -47,13 +47,14 @@ class AnswerConfig(ConfigSection):
         "question, and use only passages this similar in topic summaries",
     )
     min_confidence: float = Field(
-        default=0.2,
+        default=0.43,
         ge=0.0,
         le=1.0,
-        description="decline when the answer's confidence is lower: a logistic of the "
-        "evidence it rests on (how well the best sentence matches, the short answer's vote, "
-        "margin and outlets, whether a candidate of the asked kind was found); weights and "
-        "threshold chosen on the RealTimeQA dev set (bench/calibrate_decline.py, "
+        description="decline when the answer's confidence is lower: how well the best "
+        "sentence matches the question (half the closest passage's similarity, half the "
+        "share of the question the best sentence covers), plus a bonus for a short answer "
+        "outlets agree on, minus a penalty when the question asks for a kind of thing none "
+        "of which was found; chosen on the RealTimeQA dev set (bench/calibrate_decline.py, "
         "docs/evaluation.md)",
     )
     min_short_answer_vote: float = Field(

@@ -14,7 +14,7 @@ from bot.cli import AppContext, cli, main
 
 # The default decline threshold is calibrated for the real model; the fake embedder's
 # similarities run lower, so the CLI runs here with a threshold that suits it.
-FAKE_EMBEDDER_ENV = {"GEOBOT_ANSWERS__MIN_CONFIDENCE": "0.12"}
+FAKE_EMBEDDER_ENV = {"GEOBOT_ANSWERS__MIN_CONFIDENCE": "0.3"}
 
 
 def run(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = None) -> Result:

@@ -70,7 +70,7 @@ def make_config(tmp_path: Path, fake: FakeDiscord, **discord_settings: object) -
         discord=DiscordConfig.model_validate(settings),
         # The fake embedder's similarities run lower than the real model's, for which
         # the default decline threshold is calibrated.
-        answers=AnswerConfig(word_budget=100, min_confidence=0.12),
+        answers=AnswerConfig(word_budget=100, min_confidence=0.3),
     )
 
 

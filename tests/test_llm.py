@@ -37,7 +37,7 @@ from bot.discord.render import render_answer
 from index import Config, KnowledgeBase
 
 AS_OF = date(2024, 4, 17)
-FAKE_ANSWERS = AnswerConfig(min_confidence=0.12)
+FAKE_ANSWERS = AnswerConfig(min_confidence=0.3)
 QUESTION = "What did the mediators propose in the ceasefire talks?"
 TRUCE = "six-week truce"
 Messages = Sequence[dict[str, str]]

@@ -59,7 +59,7 @@ fake_discord = fixtures.fake_discord
 AS_OF = date(2024, 4, 17)
 # The fake embedder's similarities run lower than the real one's (as in test_llm.py);
 # six passages keep each prompt, and so each call, short.
-ANSWERS = AnswerConfig(min_confidence=0.12, passages=6)
+ANSWERS = AnswerConfig(min_confidence=0.3, passages=6)
 # Enough for a few sentences; the model rambles on to the limit otherwise.
 MAX_TOKENS = 160
 

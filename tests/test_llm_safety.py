@@ -88,7 +88,7 @@ def test_an_article_cannot_hijack_a_written_answer(
     config = LLMConfig(enabled=True, base_url=local_http.url("/v1"), model="obedient")
     writer = LLMWriter(OpenAICompatibleClient(config), config)
     service = AnswerService(
-        kb, AnswerConfig(min_confidence=0.12), today=lambda: AS_OF, writer=writer
+        kb, AnswerConfig(min_confidence=0.3), today=lambda: AS_OF, writer=writer
     )
     retrieved = service.retrieve(QUESTION)
     articles = [r.hit.article.title for r in retrieved.passages]
@@ -156,7 +156,7 @@ def test_verify_refuses_a_written_sentence_with_a_link(kb: KnowledgeBase) -> Non
 
     writer = LLMWriter(ScriptedModel(reply), LLMConfig(enabled=True))
     service = AnswerService(
-        kb, AnswerConfig(min_confidence=0.12), today=lambda: AS_OF, writer=writer
+        kb, AnswerConfig(min_confidence=0.3), today=lambda: AS_OF, writer=writer
     )
     answer = service.ask("What did the mediators propose in the ceasefire talks?")
     verify(answer, kb)
@@ -190,7 +190,7 @@ def test_a_runaway_reply_gives_a_few_notes(kb: KnowledgeBase) -> None:
     writer = LLMWriter(ScriptedModel(runaway), LLMConfig(enabled=True))
     assert len(runaway([])) > 50_000
     service = AnswerService(
-        kb, AnswerConfig(min_confidence=0.12), today=lambda: AS_OF, writer=writer
+        kb, AnswerConfig(min_confidence=0.3), today=lambda: AS_OF, writer=writer
     )
     answer = service.ask("What did the mediators propose in the ceasefire talks?")
     assert answer.method == "extractive"  # nothing held up: quoted instead
@@ -252,7 +252,7 @@ def test_discord_shows_written_text_as_typed(kb: KnowledgeBase) -> None:
 
     writer = LLMWriter(ScriptedModel(reply), LLMConfig(enabled=True))
     service = AnswerService(
-        kb, AnswerConfig(min_confidence=0.12), today=lambda: AS_OF, writer=writer
+        kb, AnswerConfig(min_confidence=0.3), today=lambda: AS_OF, writer=writer
     )
     answer = service.ask("What did the mediators propose in the ceasefire talks?")
     hostile = "# **The** [mediators](https://x.example) <@1> @here proposed `a` truce."

@@ -16,8 +16,9 @@ from fakes import HashingEmbedder
 
 from bot.answers.answer_types import expected_answer
 from bot.answers.citations import CitationError, verify
+from bot.answers.drafting import MISSING_KIND_PENALTY, SHORT_ANSWER_BONUS, confidence_of
 from bot.answers.gazetteer import is_place
-from bot.answers.models import answer_from_dict, answer_to_dict
+from bot.answers.models import Evidence, answer_from_dict, answer_to_dict
 from bot.answers.service import AnswerService
 from bot.answers.short_answer import headline
 from bot.cli.app import cli
@@ -296,7 +297,7 @@ def test_a_topic_summary_says_which_other_outlets_report_each_claim(
     assert {(c.number, c.start, c.end) for c in answer.corroboration} == quoted
     wire = next(c for c in answer.corroboration if c.outlet == "Wire One")
     assert [b.outlet for b in wire.others] == ["Gulf Daily"]
-    assert by_number[wire.others[0].number].outlet == "Gulf Daily"
+    assert by_number[wire.others[0].number or 0].outlet == "Gulf Daily"
     assert "Nairobi" in wire.others[0].quote
     # A claim only its own outlet makes is said to be so.
     dakar = next(c for c in answer.corroboration if c.outlet == "Explainer Weekly")
@@ -394,3 +395,39 @@ def test_cli_ask_json_has_the_short_answer_and_its_candidates(
     assert data["short_answers"][0]["text"] == "Nairobi"
     assert len(data["short_answers"][0]["outlets"]) == 3
     assert data["evidence"]["outlets"] == 3 and data["evidence"]["kind_found"] is True
+
+
+# -- deciding to answer -------------------------------------------------------------------------
+
+
+def evidence(**changes: object) -> Evidence:
+    base = Evidence(vote=0.0, margin=0.0, outlets=0, match=0.5, kind_asked=False, kind_found=False)
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+def test_an_open_question_is_judged_by_how_well_the_best_sentence_matches() -> None:
+    assert confidence_of(evidence(match=0.5)) == pytest.approx(0.5)
+    assert confidence_of(evidence(match=0.2)) < confidence_of(evidence(match=0.5))
+
+
+def test_a_short_answer_outlets_agree_on_raises_confidence() -> None:
+    found = evidence(kind_asked=True, kind_found=True, vote=0.8, margin=0.9, outlets=3)
+    assert confidence_of(found) == pytest.approx(0.5 + SHORT_ANSWER_BONUS * 0.8 * 0.9)
+    contested = replace(found, margin=0.5)
+    assert confidence_of(contested) < confidence_of(found)
+
+
+def test_asking_for_a_kind_of_thing_none_of_which_was_found_lowers_confidence() -> None:
+    missing = evidence(kind_asked=True, kind_found=False)
+    assert confidence_of(missing) == pytest.approx(0.5 - MISSING_KIND_PENALTY)
+
+
+def test_the_evidence_of_an_answer_is_what_its_confidence_is_computed_from(
+    service: AnswerService,
+) -> None:
+    answer = service.ask("Which city hosted the drought summit?")
+    assert answer.evidence is not None and answer.evidence.kind_found
+    assert answer.confidence == pytest.approx(confidence_of(answer.evidence))
+    nothing = service.ask("Which city did the rescuers come from?")
+    assert nothing.evidence is not None
+    assert nothing.evidence.kind_asked and not nothing.evidence.kind_found

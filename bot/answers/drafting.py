@@ -23,35 +23,28 @@ from bot.answers.retrieval import RankedPassage
 from bot.answers.short_answer import ShortAnswerChoice, back, backing_quotes, choose
 from bot.config import AnswerConfig
 
-__all__ = ["CONFIDENCE_WEIGHTS", "Draft", "confidence_of", "draft_answer"]
+__all__ = ["MISSING_KIND_PENALTY", "SHORT_ANSWER_BONUS", "Draft", "confidence_of", "draft_answer"]
 
 # Candidates listed in `--json` beside the shown ones.
 JSON_CANDIDATES = 5
-# The confidence model's weights (a logistic over the Evidence features).
-CONFIDENCE_WEIGHTS = {
-    "bias": -2.45,
-    "match": 1.54,
-    "vote": 0.91,
-    "margin": 0.51,
-    "outlets": 0.24,
-    "kind_found": 0.72,
-}
+# What a short answer adds to the confidence, and what a question asking for a kind of
+# thing loses when none was found (see confidence_of).
+SHORT_ANSWER_BONUS = 0.3
+MISSING_KIND_PENALTY = 0.1
 
 
 def confidence_of(evidence: Evidence) -> float:
-    """One number to compare with `[answers] min_confidence`: a logistic of the evidence
-    features, with the weights in CONFIDENCE_WEIGHTS (chosen on the RealTimeQA dev set:
-    docs/evaluation.md shows how)."""
-    w = CONFIDENCE_WEIGHTS
-    z = (
-        w["bias"]
-        + w["match"] * evidence.match
-        + w["vote"] * evidence.vote
-        + w["margin"] * evidence.margin
-        + w["outlets"] * min(evidence.outlets, 3)
-        + w["kind_found"] * (1.0 if evidence.kind_found else 0.0)
-    )
-    return 1.0 / (1.0 + math.exp(-z))
+    """One number to compare with `[answers] min_confidence`, between 0 and 1: how well
+    the best sentence matches the question (`match`, the measure every answer has), plus
+    SHORT_ANSWER_BONUS times the short answer's vote and margin, minus
+    MISSING_KIND_PENALTY when the question asks for a kind of thing (a place, a number...)
+    and no candidate of that kind was found. An open question ("what did they agree
+    on?") is judged by its match alone. Both weights and the threshold were chosen on the
+    RealTimeQA dev set (bench/calibrate_decline.py; docs/evaluation.md)."""
+    value = evidence.match + SHORT_ANSWER_BONUS * evidence.vote * evidence.margin
+    if evidence.kind_asked and not evidence.kind_found:
+        value -= MISSING_KIND_PENALTY
+    return min(1.0, max(0.0, value))
 
 
 @dataclass(frozen=True)
@@ -100,19 +93,28 @@ def _evidence(
     passages: Sequence[RankedPassage],
     sentences: Sequence[ScoredSentence],
     candidates: Sequence[Candidate],
+    shown: Sequence[Candidate],
 ) -> Evidence:
     similarity = max((p.similarity for p in passages), default=0.0)
     coverage = max((s.coverage for s in sentences), default=0.0)
     match = 0.5 * max(similarity, 0.0) + 0.5 * coverage
-    if not candidates:
-        return Evidence(vote=0.0, margin=0.0, outlets=0, match=match, kind_found=False)
-    best = candidates[0]
+    if not shown:
+        return Evidence(
+            vote=0.0,
+            margin=0.0,
+            outlets=0,
+            match=match,
+            kind_asked=expected.specific,
+            kind_found=False,
+        )
+    best = shown[0]
     rival = candidates[1].score if len(candidates) > 1 else 0.0
     return Evidence(
         vote=_squash(best.score),
         margin=best.score / (best.score + rival) if best.score > 0 else 0.0,
         outlets=len(best.outlets),
         match=match,
+        kind_asked=expected.specific,
         kind_found=expected.specific,
     )
 
@@ -151,9 +153,11 @@ def draft_answer(
             if q.article.id not in stale or not any(states(q.text, c.text) for c in others)
         ]
         quotes = _within_budget([*backing, *fill], config.word_budget)
-    evidence = _evidence(expected, passages, sentences, candidates)
+    evidence = _evidence(expected, passages, sentences, candidates, choice.shown)
     if not quotes:
-        evidence = Evidence(vote=0.0, margin=0.0, outlets=0, match=0.0, kind_found=False)
+        evidence = Evidence(
+            vote=0.0, margin=0.0, outlets=0, match=0.0, kind_asked=False, kind_found=False
+        )
     return Draft(tuple(_in_reading_order(quotes)), choice, evidence)
 
 

@@ -109,14 +109,18 @@ class Evidence:
     - `outlets`: how many distinct outlets state it;
     - `match`: how much of the question the best sentence covers, averaged with the
       closest passage's similarity to the question;
-    - `kind_found`: whether the question asks for a kind of thing (a place, a person, a
-      number, a date...) and a candidate of that kind was found.
+    - `kind_asked`: whether the question asks for a kind of thing (a place, a person, a
+      number, a date...) rather than an explanation or any name;
+    - `kind_found`: whether a short answer of that kind was found.
+
+    The short-answer features (`vote`, `margin`, `outlets`) are 0 without a short answer.
     """
 
     vote: float
     margin: float
     outlets: int
     match: float
+    kind_asked: bool
     kind_found: bool
 
 
