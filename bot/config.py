@@ -47,7 +47,7 @@ class AnswerConfig(ConfigSection):
         "question, and use only passages this similar in topic summaries",
     )
     min_confidence: float = Field(
-        default=0.43,
+        default=0.47,
         ge=0.0,
         le=1.0,
         description="decline when the answer's confidence is lower: how well the best "

@@ -29,7 +29,7 @@ __all__ = ["MISSING_KIND_PENALTY", "SHORT_ANSWER_BONUS", "Draft", "confidence_of
 JSON_CANDIDATES = 5
 # What a short answer adds to the confidence, and what a question asking for a kind of
 # thing loses when none was found (see confidence_of).
-SHORT_ANSWER_BONUS = 0.3
+SHORT_ANSWER_BONUS = 0.4
 MISSING_KIND_PENALTY = 0.1
 
 
