@@ -1,0 +1,247 @@
+"""What the knowledge base needs from a storage backend, and the factory that picks one.
+
+A backend keeps articles, their passages with the passages' vectors, and answers the
+searches over them: dense (inner product over the vectors), keyword (bm25) and, where the
+engine has one, its own hybrid search. Every search filters by date, outlet and country
+inside the engine, so a filtered search still returns k hits.
+
+Two backends implement it (``[storage] backend``):
+
+- ``sqlite`` (the default): SQLite + FTS5, the source of truth, with FAISS as a
+  rebuildable cache (:mod:`index.storage.sqlite_backend`);
+- ``milvus``: Milvus, embedded (Milvus Lite, a local path) or a server or cluster (an
+  ``http://`` address) (:mod:`index.storage.milvus_backend`, needs ``geobot[milvus]``).
+
+Writes go through :meth:`StorageBackend.writing`: a session in which each article is
+looked up and stored with its passages. What a session promises is the same everywhere:
+when it ends normally its articles are stored; when it is interrupted at any point (an
+exception, a killed process) nothing committed before is lost and no search returns a
+passage that is not of a stored article's current text. How each backend keeps it is said
+in its module.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from index.config import Config, SearchConfig
+from index.errors import ConfigError
+from index.models import Article, Passage
+from index.storage.rows import ArticleFilter, ArticleRecord, ArticleRow, NewPassage
+
+if TYPE_CHECKING:
+    from index.storage.sqlite_store import SQLiteStore
+
+__all__ = [
+    "ExportedArticle",
+    "StorageBackend",
+    "WriteSession",
+    "open_backend",
+]
+
+Vectors = npt.NDArray[np.float32]
+Ranking = list[tuple[int, float]]
+
+
+class WriteSession(ABC):
+    """Writes of one batch; what it stores is committed when the session ends normally."""
+
+    @abstractmethod
+    def find_article(self, key: str) -> ArticleRow | None:
+        """The stored article of this key, as the session sees it now."""
+
+    @abstractmethod
+    def store_article(
+        self, record: ArticleRecord, passages: Sequence[NewPassage] | None
+    ) -> int:
+        """Add or replace an article; returns its id. `passages` replace the stored ones;
+        None keeps them (only the article's metadata changed)."""
+
+
+class ExportedArticle:
+    """A stored article with its passages and their vectors (what a migration copies)."""
+
+    __slots__ = ("article", "content_hash", "metadata_hash", "passages", "vectors")
+
+    def __init__(
+        self,
+        article: Article,
+        content_hash: str,
+        metadata_hash: str,
+        passages: Sequence[Passage],
+        vectors: Vectors,
+    ) -> None:
+        self.article = article
+        self.content_hash = content_hash
+        self.metadata_hash = metadata_hash
+        self.passages = passages
+        self.vectors = vectors
+
+
+class StorageBackend(ABC):
+    """Articles, passages and vectors, and the searches over them."""
+
+    #: the `[storage] backend` name
+    name: str = ""
+    #: whether `hybrid_search` is the engine's own (else the knowledge base fuses)
+    native_hybrid: bool = False
+
+    # -- lifecycle and model ------------------------------------------------------------
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting (``model``, ``dimension``) of the library."""
+
+    @abstractmethod
+    def set_meta(self, values: dict[str, str]) -> None:
+        """Store settings, committed at once."""
+
+    @abstractmethod
+    def attach_vectors(self, dimension: int, *, stored_vectors_usable: bool) -> None:
+        """Make the vectors searchable; with `stored_vectors_usable` False (they are of
+        another model, before `reindex`), search none of them."""
+
+    @abstractmethod
+    def prepare_reembedding(self, dimension: int) -> None:
+        """Before `reindex` with another model writes every article again."""
+
+    @abstractmethod
+    def rebuild_vector_index(self) -> None:
+        """Rebuild the vector index from the stored vectors (a no-op where the engine
+        maintains it)."""
+
+    # -- writing ------------------------------------------------------------------------
+
+    @abstractmethod
+    def writing(self, *, final: bool, bulk: bool = False) -> AbstractContextManager[WriteSession]:
+        """A write session. `final`: the last of a run (a backend may persist caches
+        then); `bulk`: the caller rebuilds the vector index afterwards."""
+
+    @abstractmethod
+    def delete_article(self, article_id: int) -> None:
+        """Delete an article with its passages, vectors and keyword entries."""
+
+    # -- searching ----------------------------------------------------------------------
+
+    @abstractmethod
+    def dense_search(self, vector: Vectors, k: int, where: ArticleFilter) -> Ranking:
+        """(passage id, inner product), best first."""
+
+    @abstractmethod
+    def keyword_search(
+        self, query: str, k: int, where: ArticleFilter, settings: SearchConfig
+    ) -> Ranking:
+        """(passage id, bm25 score: higher is better), best first."""
+
+    def hybrid_search(
+        self,
+        query: str,
+        vector: Vectors,
+        k: int,
+        where: ArticleFilter,
+        settings: SearchConfig,
+    ) -> list[tuple[int, float, float | None, float | None]]:
+        """The engine's own fusion: (passage id, fused score, dense, keyword); only
+        called where `native_hybrid`."""
+        raise NotImplementedError
+
+    @abstractmethod
+    def is_current(self, passage: Passage, article: Article) -> bool:
+        """Whether a passage found by a search is of its article's current text (a backend
+        without transactions may briefly hold passages of an interrupted write)."""
+
+    # -- reading ------------------------------------------------------------------------
+
+    @abstractmethod
+    def find_article(self, key: str) -> ArticleRow | None: ...
+
+    @abstractmethod
+    def article_id(self, key: str) -> int | None:
+        """The id of the stored article with this key."""
+
+    @abstractmethod
+    def passages(self, ids: Sequence[int]) -> dict[int, Passage]: ...
+
+    @abstractmethod
+    def passages_of(self, article_id: int) -> list[Passage]: ...
+
+    @abstractmethod
+    def passage_vectors(self, ids: Sequence[int]) -> dict[int, Vectors]: ...
+
+    @abstractmethod
+    def articles(self, ids: Sequence[int]) -> dict[int, Article]: ...
+
+    @abstractmethod
+    def list_articles(self, *, limit: int | None = None, offset: int = 0) -> list[Article]:
+        """Newest first (undated last)."""
+
+    @abstractmethod
+    def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
+        """Articles whose title contains `text`, or whose id it is; newest first."""
+
+    @abstractmethod
+    def document_frequency(self, term: str) -> int:
+        """How many passages hold `term`, as keyword search reads it."""
+
+    @abstractmethod
+    def article_count(self) -> int: ...
+
+    @abstractmethod
+    def passage_count(self) -> int: ...
+
+    @abstractmethod
+    def vector_count(self) -> int:
+        """How many vectors the searches see."""
+
+    @abstractmethod
+    def index_description(self) -> str:
+        """The vector index type, as `geobot stats` shows it."""
+
+    @abstractmethod
+    def date_span(self) -> tuple[datetime | None, datetime | None]: ...
+
+    @abstractmethod
+    def outlet_counts(self) -> list[tuple[str, int]]: ...
+
+    @abstractmethod
+    def disk_bytes(self) -> int:
+        """Bytes on this machine's disk (0 for a remote server)."""
+
+    @abstractmethod
+    def export_articles(self, batch: int = 64) -> Iterator[ExportedArticle]:
+        """Every stored article with its passages and vectors, for a migration."""
+
+    @property
+    @abstractmethod
+    def state_database(self) -> SQLiteStore:
+        """The SQLite database of this data folder's own state (feeds)."""
+
+
+def open_backend(config: Config, data_dir: Path) -> StorageBackend:
+    """The configured backend (`[storage] backend`), opened on `data_dir`."""
+    kind = config.storage.backend
+    if kind == "sqlite":
+        from index.storage.sqlite_backend import SQLiteBackend
+
+        return SQLiteBackend.open(config, data_dir)
+    if kind == "milvus":
+        try:
+            from index.storage.milvus_backend import MilvusBackend
+        except ImportError as exc:
+            raise ConfigError(
+                "[storage] backend = 'milvus' needs pymilvus: pip install 'geobot[milvus]'"
+                f" ({exc})"
+            ) from None
+        return MilvusBackend.open(config, data_dir)
+    raise ConfigError(f"unknown [storage] backend {kind!r}")  # pragma: no cover: validated
