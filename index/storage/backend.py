@@ -59,9 +59,7 @@ class WriteSession(ABC):
         """The stored article of this key, as the session sees it now."""
 
     @abstractmethod
-    def store_article(
-        self, record: ArticleRecord, passages: Sequence[NewPassage] | None
-    ) -> int:
+    def store_article(self, record: ArticleRecord, passages: Sequence[NewPassage] | None) -> int:
         """Add or replace an article; returns its id. `passages` replace the stored ones;
         None keeps them (only the article's metadata changed)."""
 
@@ -156,11 +154,6 @@ class StorageBackend(ABC):
         called where `native_hybrid`."""
         raise NotImplementedError
 
-    @abstractmethod
-    def is_current(self, passage: Passage, article: Article) -> bool:
-        """Whether a passage found by a search is of its article's current text (a backend
-        without transactions may briefly hold passages of an interrupted write)."""
-
     # -- reading ------------------------------------------------------------------------
 
     @abstractmethod
@@ -171,7 +164,9 @@ class StorageBackend(ABC):
         """The id of the stored article with this key."""
 
     @abstractmethod
-    def passages(self, ids: Sequence[int]) -> dict[int, Passage]: ...
+    def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
+        """The passages of these ids that are of their article's current text (a backend
+        without transactions may briefly hold others, of an interrupted write)."""
 
     @abstractmethod
     def passages_of(self, article_id: int) -> list[Passage]: ...
@@ -240,8 +235,7 @@ def open_backend(config: Config, data_dir: Path) -> StorageBackend:
             from index.storage.milvus_backend import MilvusBackend
         except ImportError as exc:
             raise ConfigError(
-                "[storage] backend = 'milvus' needs pymilvus: pip install 'geobot[milvus]'"
-                f" ({exc})"
+                f"[storage] backend = 'milvus' needs pymilvus: pip install 'geobot[milvus]' ({exc})"
             ) from None
         return MilvusBackend.open(config, data_dir)
     raise ConfigError(f"unknown [storage] backend {kind!r}")  # pragma: no cover: validated

@@ -42,9 +42,7 @@ class _SQLiteSession(WriteSession):
     def find_article(self, key: str) -> ArticleRow | None:
         return self._store.find_article(key)
 
-    def store_article(
-        self, record: ArticleRecord, passages: Sequence[NewPassage] | None
-    ) -> int:
+    def store_article(self, record: ArticleRecord, passages: Sequence[NewPassage] | None) -> int:
         article_id = self._store.upsert_article(
             existing_id=record.existing_id,
             key=record.key,
@@ -224,9 +222,6 @@ class SQLiteBackend(StorageBackend):
         return self.sqlite.keyword_search(
             match, k, where, title_weight=settings.title_weight, required=required
         )
-
-    def is_current(self, passage: Passage, article: Article) -> bool:
-        return True  # one transaction writes both
 
     # -- reading ------------------------------------------------------------------------
 
