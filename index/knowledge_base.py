@@ -100,9 +100,7 @@ class KnowledgeBase:
             stored_model = store.get_meta("model")
             stored_dim = int(store.get_meta("dimension") or 0)
             if stored_model is None or store.passage_count() == 0:
-                store.set_meta(
-                    {"model": embedder.model_id, "dimension": str(embedder.dimension)}
-                )
+                store.set_meta({"model": embedder.model_id, "dimension": str(embedder.dimension)})
                 stored_dim = embedder.dimension
             elif stored_model != embedder.model_id or (
                 # Same name, same vectors: asking a lazy embedder its dimension would load

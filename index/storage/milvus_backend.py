@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -55,6 +56,11 @@ __all__ = ["STATE_DB_NAME", "MilvusBackend"]
 log = logging.getLogger(__name__)
 
 STATE_DB_NAME = "state.sqlite3"
+# Milvus Lite serves one data path per process, shared by every client of it, and holds
+# its lock until released: the last backend on a path to close releases it, so another
+# process can open it next.
+_lite_users: dict[str, int] = {}
+_lite_lock = threading.Lock()
 # On a server, journal rows older than this are of a dead writer.
 SERVER_SWEEP_AFTER_S = 3600
 
@@ -87,6 +93,7 @@ class MilvusBackend(StorageBackend):
         self.passages_name = self.collections.passages
         self.data_dir = data_dir
         self.local_path = local_path
+        self._lite_held = local_path
         self._searchable = True
         self._state: SQLiteStore | None = None
 
@@ -110,6 +117,9 @@ class MilvusBackend(StorageBackend):
             local.parent.mkdir(parents=True, exist_ok=True)
             uri = str(local)
         token = os.environ.get(settings.token_env, "")
+        if local is not None:
+            with _lite_lock:
+                _lite_users[uri] = _lite_users.get(uri, 0) + 1
         # pymilvus logs every failed request, and Milvus Lite's in-process server the
         # requests it does not implement (it falls back): geobot reports errors itself.
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
@@ -119,6 +129,7 @@ class MilvusBackend(StorageBackend):
                 uri=uri, token=token, db_name=settings.db_name, timeout=settings.timeout_s
             )
         except Exception as exc:
+            _release_lite(local)
             raise StoreError(f"cannot open Milvus at {uri}: {error_message(exc)}") from None
         backend = cls(config, client, data_dir, local)
         try:
@@ -137,6 +148,8 @@ class MilvusBackend(StorageBackend):
             self.client.close()
         except Exception as exc:  # closing must not hide the error that led here
             log.debug("closing Milvus: %s", exc)
+        _release_lite(self._lite_held)
+        self._lite_held = None
 
     @property
     def state_database(self) -> SQLiteStore:
@@ -438,3 +451,18 @@ class MilvusBackend(StorageBackend):
                 yield ExportedArticle(
                     article, head["content_hash"], head["metadata_hash"], own, vectors
                 )
+
+
+def _release_lite(path: Path | None) -> None:
+    """One user fewer of the Milvus Lite server of `path`; the last one stops it."""
+    if path is None:
+        return
+    with _lite_lock:
+        users = _lite_users.get(str(path), 0) - 1
+        if users > 0:
+            _lite_users[str(path)] = users
+            return
+        _lite_users.pop(str(path), None)
+        from milvus_lite.server_manager import server_manager_instance
+
+        server_manager_instance.release_server(str(path))

@@ -95,6 +95,8 @@ class MilvusCollections:
         made = schemas(self.client, self.settings)
         for name, schema in ((self.articles, made["articles"]), (self.meta, made["meta"])):
             if self.request("has_collection", name):
+                # Reopened, a collection is released until loaded.
+                self.request("load_collection", name)
                 continue
             params = self.client.prepare_index_params()
             params.add_index("placeholder", index_type="FLAT", metric_type="L2")
@@ -108,6 +110,7 @@ class MilvusCollections:
 
     def create_passages(self, dimension: int) -> None:
         if self.request("has_collection", self.passages):
+            self.request("load_collection", self.passages)
             return
         params = self.client.prepare_index_params()
         params.add_index(
