@@ -160,7 +160,7 @@ def test_rows_of_an_unfinished_write_are_never_shown(milvus_config: Config) -> N
         ]
         store.collections.request("upsert", store.passages_name, stray)
         for mode in ("dense", "keyword", "hybrid"):
-            hits = kb.search("zanzibar", mode=mode, k=10)  # type: ignore[arg-type]
+            hits = kb.search("zanzibar", mode=mode, k=10)
             for hit in hits:
                 assert hit.passage.text == hit.article.text[hit.passage.start : hit.passage.end]
             assert all("zanzibar" not in h.passage.text for h in hits)

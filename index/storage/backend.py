@@ -97,6 +97,12 @@ class StorageBackend(ABC):
     @abstractmethod
     def close(self) -> None: ...
 
+    def __enter__(self) -> StorageBackend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     @abstractmethod
     def get_meta(self, key: str) -> str | None:
         """A stored setting (``model``, ``dimension``) of the library."""

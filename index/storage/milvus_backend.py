@@ -117,9 +117,14 @@ class MilvusBackend(StorageBackend):
             local.parent.mkdir(parents=True, exist_ok=True)
             uri = str(local)
         token = os.environ.get(settings.token_env, "")
+        # Sweeping at once is safe only for the first user of a Milvus Lite path: no other
+        # process can hold it, and no other backend of this process is writing.
+        sweep_after = SERVER_SWEEP_AFTER_S
         if local is not None:
             with _lite_lock:
                 _lite_users[uri] = _lite_users.get(uri, 0) + 1
+                if _lite_users[uri] == 1:
+                    sweep_after = 0
         # pymilvus logs every failed request, and Milvus Lite's in-process server the
         # requests it does not implement (it falls back): geobot reports errors itself.
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
@@ -134,7 +139,7 @@ class MilvusBackend(StorageBackend):
         backend = cls(config, client, data_dir, local)
         try:
             backend.collections.create_collections()
-            backend.writer.sweep(older_than_s=0 if local is not None else SERVER_SWEEP_AFTER_S)
+            backend.writer.sweep(older_than_s=sweep_after)
         except BaseException:
             backend.close()
             raise
