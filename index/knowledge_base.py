@@ -44,7 +44,8 @@ from index.models import (
 from index.ranking import reciprocal_rank_fusion, required_terms
 from index.sources.files import find_input_files, parse_file
 from index.sources.outlets import OutletTable
-from index.storage.backend import StorageBackend, open_backend
+from index.storage.backend import StorageBackend
+from index.storage.factory import open_backend
 from index.storage.rows import ArticleFilter, ArticleRecord, NewPassage
 from index.storage.sqlite_backend import DB_NAME, INDEX_NAME
 

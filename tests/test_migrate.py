@@ -13,7 +13,7 @@ from test_cli import write_articles
 from bot.cli import AppContext, cli
 from index import Config, KnowledgeBase
 from index.config import StorageConfig
-from index.storage.backend import open_backend
+from index.storage.factory import open_backend
 from index.storage.migration import copy_library
 
 

@@ -14,7 +14,8 @@ import click
 from bot.config import BotConfig
 from index import Embedder, KnowledgeBase, NotFoundError, load_config
 from index.knowledge_base import DB_NAME
-from index.storage.backend import StorageBackend, open_backend
+from index.storage.backend import StorageBackend
+from index.storage.factory import open_backend
 
 if TYPE_CHECKING:
     from bot.answers.llm import LLMWriter

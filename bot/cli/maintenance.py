@@ -14,7 +14,7 @@ from bot.cli.rendering import echo
 from bot.config import BotConfig
 from index import GeobotError, load_config
 from index.knowledge_base import DB_NAME, INDEX_NAME
-from index.storage.backend import open_backend
+from index.storage.factory import open_backend
 from index.storage.health import FileHealth, StoreHealth, check_store
 from index.storage.migration import copy_library
 

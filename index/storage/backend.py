@@ -5,7 +5,7 @@ searches over them: dense (inner product over the vectors), keyword (bm25) and, 
 engine has one, its own hybrid search. Every search filters by date, outlet and country
 inside the engine, so a filtered search still returns k hits.
 
-Two backends implement it (``[storage] backend``):
+Two backends implement it, picked by ``[storage] backend`` (:mod:`index.storage.factory`):
 
 - ``sqlite`` (the default): SQLite + FTS5, the source of truth, with FAISS as a
   rebuildable cache (:mod:`index.storage.sqlite_backend`);
@@ -26,14 +26,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from index.config import Config, SearchConfig
-from index.errors import ConfigError
+from index.config import SearchConfig
 from index.models import Article, Passage
 from index.storage.rows import ArticleFilter, ArticleRecord, ArticleRow, NewPassage
 
@@ -44,7 +42,6 @@ __all__ = [
     "ExportedArticle",
     "StorageBackend",
     "WriteSession",
-    "open_backend",
 ]
 
 Vectors = npt.NDArray[np.float32]
@@ -227,21 +224,3 @@ class StorageBackend(ABC):
     @abstractmethod
     def state_database(self) -> SQLiteStore:
         """The SQLite database of this data folder's own state (feeds)."""
-
-
-def open_backend(config: Config, data_dir: Path) -> StorageBackend:
-    """The configured backend (`[storage] backend`), opened on `data_dir`."""
-    kind = config.storage.backend
-    if kind == "sqlite":
-        from index.storage.sqlite_backend import SQLiteBackend
-
-        return SQLiteBackend.open(config, data_dir)
-    if kind == "milvus":
-        try:
-            from index.storage.milvus_backend import MilvusBackend
-        except ImportError as exc:
-            raise ConfigError(
-                f"[storage] backend = 'milvus' needs pymilvus: pip install 'geobot[milvus]' ({exc})"
-            ) from None
-        return MilvusBackend.open(config, data_dir)
-    raise ConfigError(f"unknown [storage] backend {kind!r}")  # pragma: no cover: validated
