@@ -411,8 +411,7 @@ class KnowledgeBase:
         ranked: Sequence[tuple[int, float, float | None, float | None]],
         where: ArticleFilter,
     ) -> list[SearchHit]:
-        passages = self.store.passages([pid for pid, *_ in ranked])
-        articles = self.store.articles(sorted({p.article_id for p in passages.values()}))
+        passages, articles = self.store.passages_with_articles([pid for pid, *_ in ranked])
         hits: list[SearchHit] = []
         for pid, score, dense_score, keyword_score in ranked:
             passage = passages.get(pid)

@@ -45,9 +45,9 @@ def milvus_server(tmp_path: Path) -> Iterator[str]:
     """A Milvus Lite server in a process of its own; its address."""
     port = _free_port()
     log = (tmp_path / "milvus-server.log").open("wb")
+    command = ["-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "milvus")]
     server = subprocess.Popen(
-        [sys.executable, "-m", "milvus_lite", "server", "--data-dir", str(tmp_path / "milvus")]
-        + ["--host", "127.0.0.1", "--port", str(port)],
+        [sys.executable, *command, "--host", "127.0.0.1", "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -171,6 +171,13 @@ class StorageBackend(ABC):
         """The passages of these ids that are of their article's current text (a backend
         without transactions may briefly hold others, of an interrupted write)."""
 
+    def passages_with_articles(
+        self, ids: Sequence[int]
+    ) -> tuple[dict[int, Passage], dict[int, Article]]:
+        """`passages(ids)` and their articles (what a search's hits show)."""
+        passages = self.passages(ids)
+        return passages, self.articles(sorted({p.article_id for p in passages.values()}))
+
     @abstractmethod
     def passages_of(self, article_id: int) -> list[Passage]: ...
 

@@ -307,13 +307,28 @@ class MilvusBackend(StorageBackend):
             for h in heads
         }
 
+    def _rows_by_id(
+        self, collection: str, ids: Sequence[int], fields: list[str]
+    ) -> list[dict[str, Any]]:
+        """Rows by primary key: one request per QUERY_LIMIT ids (an iterator costs more
+        round trips)."""
+        unique = sorted({int(i) for i in ids})
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(unique), QUERY_LIMIT):
+            chunk = unique[start : start + QUERY_LIMIT]
+            found.extend(
+                self.collections.request("query", collection, ids=chunk, output_fields=fields)
+            )
+        return found
+
     def _passage_rows(self, expression: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return self.query_all(self.passages_name, expression, params, PASSAGE_FIELDS)
 
     def _current_passages(
         self, rows: list[dict[str, Any]]
-    ) -> tuple[dict[int, Passage], dict[int, dict[str, Any]]]:
-        """The passages of `rows` whose article's head names their version."""
+    ) -> tuple[dict[int, Passage], dict[int, dict[str, Any]], dict[int, Article]]:
+        """The passages of `rows` whose article's head names their version, their rows,
+        and their articles."""
         articles = self._versioned_articles(sorted({int(r["article_id"]) for r in rows}))
         passages: dict[int, Passage] = {}
         current: dict[int, dict[str, Any]] = {}
@@ -323,13 +338,19 @@ class MilvusBackend(StorageBackend):
                 continue  # of an interrupted or superseded write
             passages[int(row["id"])] = passage_from_row(row, article)
             current[int(row["id"])] = row
-        return passages, current
+        return passages, current, {i: article for i, (article, _) in articles.items()}
 
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
+        return self.passages_with_articles(ids)[0]
+
+    def passages_with_articles(
+        self, ids: Sequence[int]
+    ) -> tuple[dict[int, Passage], dict[int, Article]]:
         if not ids:
-            return {}
-        rows = self._passage_rows("id in {ids}", {"ids": [int(i) for i in ids]})
-        return self._current_passages(rows)[0]
+            return {}, {}
+        rows = self._rows_by_id(self.passages_name, ids, PASSAGE_FIELDS)
+        passages, _, articles = self._current_passages(rows)
+        return passages, articles
 
     def passages_of(self, article_id: int) -> list[Passage]:
         rows = self._passage_rows("article_id == {a}", {"a": int(article_id)})
@@ -339,9 +360,7 @@ class MilvusBackend(StorageBackend):
     def passage_vectors(self, ids: Sequence[int]) -> dict[int, Vectors]:
         if not ids:
             return {}
-        rows = self.query_all(
-            self.passages_name, "id in {ids}", {"ids": [int(i) for i in ids]}, ["id", "vector"]
-        )
+        rows = self._rows_by_id(self.passages_name, ids, ["id", "vector"])
         return {int(r["id"]): np.asarray(r["vector"], dtype=np.float32) for r in rows}
 
     def _all_heads(self, fields: list[str]) -> list[dict[str, Any]]:
@@ -438,7 +457,7 @@ class MilvusBackend(StorageBackend):
                 {"ids": chunk},
                 [*PASSAGE_FIELDS, "vector"],
             )
-            passages, current = self._current_passages(rows)
+            passages, current, _ = self._current_passages(rows)
             articles = self.articles(chunk)
             by_article: dict[int, list[Passage]] = {}
             for passage in passages.values():

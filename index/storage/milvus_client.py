@@ -165,12 +165,13 @@ class MilvusCollections:
     def heads(self, ids: Sequence[int], fields: list[str]) -> list[dict[str, Any]]:
         """The head rows of these article ids."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(ids), 1000):
-            chunk = [int(i) for i in ids[start : start + 1000]]
-            expression = with_literals("id in {ids} and part == 0", {"ids": chunk})
-            found.extend(
-                self.request("query", self.articles, filter=expression, output_fields=fields)
-            )
+        unique = sorted({int(i) for i in ids})
+        for start in range(0, len(unique), QUERY_LIMIT):
+            chunk = unique[start : start + QUERY_LIMIT]
+            rows = self.request("query", self.articles, ids=chunk, output_fields=["part", *fields])
+            # Continuation rows have ids of their own, which an article id never names,
+            # but a head is what is asked for.
+            found.extend(row for row in rows if int(row["part"]) == 0)
         return found
 
     def count(self, collection: str, expression: str = "") -> int:
