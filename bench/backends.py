@@ -163,6 +163,7 @@ def run_backend_bench(backend: str, passages: int, query_count: int) -> None:
         print(f"{backend}: store built earlier ({(folder / 'complete').read_text().strip()})")
     asked = queries(query_count)
     fusions = ["geobot", "milvus"] if backend == "milvus" else ["geobot"]
+    fused: dict[str, list[list[int]]] = {}
     for fusion in fusions:
         gc.collect()
         before = rss_mb()
@@ -179,6 +180,8 @@ def run_backend_bench(backend: str, passages: int, query_count: int) -> None:
                 hits = kb.search(text, k=5, mode=mode, query_vector=vector, **filters)  # type: ignore[arg-type]
                 latencies.append(time.perf_counter() - begun)
                 found += len(hits)
+                if mode == "hybrid":
+                    fused.setdefault(fusion, []).append([h.passage.id for h in hits])
             label = f"{mode} ({fusion} fusion)" if mode == "hybrid" else mode
             per_query = found / len(asked)
             print(f"  {backend:6} {label:24} {summary_ms(latencies)}  hits/query {per_query:.1f}")
@@ -190,3 +193,10 @@ def run_backend_bench(backend: str, passages: int, query_count: int) -> None:
             f" ({size / max(stats.passages, 1):.0f} bytes/passage)"
         )
         kb.close()
+    if len(fused) == 2:
+        pairs = list(zip(fused["geobot"], fused["milvus"], strict=True))
+        overlap = np.mean([len(set(a) & set(b)) / max(len(a), 1) for a, b in pairs])
+        same = np.mean([a == b for a, b in pairs])
+        print(
+            f"  hybrid top-5, geobot vs milvus fusion: overlap {overlap:.3f}, same list {same:.3f}"
+        )
