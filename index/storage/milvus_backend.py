@@ -107,6 +107,9 @@ class MilvusBackend(StorageBackend):
 
     @classmethod
     def open(cls, config: Config, data_dir: Path) -> MilvusBackend:
+        # gRPC's own log lines (keepalive pings refused by Milvus Lite's server, and the
+        # like) would land in the middle of command output; geobot reports errors itself.
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         from pymilvus import MilvusClient
 
         settings = config.storage.milvus
