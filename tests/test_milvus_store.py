@@ -9,6 +9,7 @@ runs the knowledge-base suite (tests/test_knowledge_base.py), parametrised.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -212,3 +213,33 @@ def test_a_title_search_and_listing_see_new_articles_of_another_writer(
         assert [a.title for a in found] == ["Élysée summit"]
         assert kb.find_articles(str(found[0].id))[0].id == found[0].id
         assert [a.title for a in kb.list_articles()] == ["Title 3", "Élysée summit"]
+
+
+def test_a_second_process_on_an_embedded_library_is_told_what_to_do(
+    milvus_config: Config, data_dir: Path
+) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
+        from fakes import HashingEmbedder
+        from bot.cli import AppContext, cli
+        cli.main(
+            args=["--data-dir", {str(data_dir)!r}, "stats"],
+            obj=AppContext(None, None, embedder_factory=lambda _: HashingEmbedder()),
+            prog_name="geobot",
+        )
+        """
+    )
+    with KnowledgeBase.open(milvus_config, HashingEmbedder()) as kb:
+        kb.ingest_articles([article(1)])
+        result = subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            timeout=300,
+            env={**os.environ, "GEOBOT_STORAGE__BACKEND": "milvus"},
+        )
+    assert result.returncode == 1
+    error = result.stderr.decode().strip()
+    assert len(error.splitlines()) == 1, error
+    assert "another geobot" in error and "milvus_lite server" in error

@@ -128,17 +128,26 @@ class MilvusBackend(StorageBackend):
                 _lite_users[uri] = _lite_users.get(uri, 0) + 1
                 if _lite_users[uri] == 1:
                     sweep_after = 0
-        # pymilvus logs every failed request, and Milvus Lite's in-process server the
-        # requests it does not implement (it falls back): geobot reports errors itself.
+        # pymilvus logs every failed request, Milvus Lite a server it cannot start (with a
+        # traceback) and the requests it does not implement (the client falls back):
+        # geobot reports errors itself, in one line.
         logging.getLogger("pymilvus").setLevel(logging.CRITICAL)
         logging.getLogger("grpc._server").setLevel(logging.CRITICAL)
+        logging.getLogger("milvus_lite").setLevel(logging.CRITICAL)
         try:
             client = MilvusClient(
                 uri=uri, token=token, db_name=settings.db_name, timeout=settings.timeout_s
             )
         except Exception as exc:
             _release_lite(local)
-            raise StoreError(f"cannot open Milvus at {uri}: {error_message(exc)}") from None
+            hint = (
+                " (Milvus Lite serves one process at a time: is another geobot using it?"
+                " For several processes run `python -m milvus_lite server --data-dir PATH"
+                " --port 19530` and set [storage.milvus] uri to http://127.0.0.1:19530)"
+                if local is not None
+                else ""
+            )
+            raise StoreError(f"cannot open Milvus at {uri}: {error_message(exc)}{hint}") from None
         backend = cls(config, client, data_dir, local)
         try:
             backend.collections.create_collections()
