@@ -243,3 +243,28 @@ def test_a_second_process_on_an_embedded_library_is_told_what_to_do(
     error = result.stderr.decode().strip()
     assert len(error.splitlines()) == 1, error
     assert "another geobot" in error and "milvus_lite server" in error
+
+
+def test_milvus_own_hybrid_search_finds_and_filters_as_ours(data_dir: Path) -> None:
+    ours = Config(data_dir=data_dir, storage=StorageConfig(backend="milvus"))
+    engine = ours.model_copy(
+        update={
+            "storage": StorageConfig(
+                backend="milvus",
+                milvus={"fusion": "milvus"},  # type: ignore[arg-type]
+            )
+        }
+    )
+    with KnowledgeBase.open(ours, HashingEmbedder()) as kb:
+        kb.ingest_articles([article(n, outlet=f"Outlet {n % 3}") for n in range(1, 13)])
+        expected = [h.passage.id for h in kb.search("topic7 story", k=4)]
+        filtered = kb.search("topic7 story", k=4, outlet="outlet 1")
+    with KnowledgeBase.open(engine, HashingEmbedder()) as kb:
+        assert kb.store.native_hybrid
+        hits = kb.search("topic7 story", k=4)
+        assert hits[0].article.title == "Title 7"
+        assert [h.passage.id for h in hits] == expected
+        assert [h.passage.id for h in kb.search("topic7 story", k=4, outlet="outlet 1")] == [
+            h.passage.id for h in filtered
+        ]
+        assert all(h.article.outlet == "Outlet 1" for h in filtered)
