@@ -25,6 +25,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -61,24 +62,16 @@ class WriteSession(ABC):
         None keeps them (only the article's metadata changed)."""
 
 
+@dataclass(frozen=True, eq=False)
 class ExportedArticle:
-    """A stored article with its passages and their vectors (what a migration copies)."""
+    """A stored article with its passages and their vectors (what a migration copies);
+    `vectors` holds one row per passage, in the order of `passages`."""
 
-    __slots__ = ("article", "content_hash", "metadata_hash", "passages", "vectors")
-
-    def __init__(
-        self,
-        article: Article,
-        content_hash: str,
-        metadata_hash: str,
-        passages: Sequence[Passage],
-        vectors: Vectors,
-    ) -> None:
-        self.article = article
-        self.content_hash = content_hash
-        self.metadata_hash = metadata_hash
-        self.passages = passages
-        self.vectors = vectors
+    article: Article
+    content_hash: str
+    metadata_hash: str
+    passages: Sequence[Passage]
+    vectors: Vectors
 
 
 class StorageBackend(ABC):

@@ -111,7 +111,8 @@ class SQLiteBackend(StorageBackend):
         return self.sqlite.get_meta(key)
 
     def set_meta(self, values: dict[str, str]) -> None:
-        with self.sqlite.transaction():
+        # A write of its own, not a search generation: settings change no search result.
+        with self.sqlite.write():
             for key, value in values.items():
                 self.sqlite.set_meta(key, value)
 
