@@ -56,7 +56,7 @@ def main() -> None:
             passages = report.passages_embedded
             texts = [
                 embedding_text(kb.embedding_title(title), text, include_title=True)
-                for batch in kb.store.iter_passage_texts()
+                for batch in kb.store.state_database.iter_passage_texts()
                 for _, title, text in batch
             ]
             started = time.perf_counter()

@@ -12,6 +12,11 @@ one at a time, through the query paths (ONNX, ONNX int8-quantised, torch); each 
 path's dense top-10 is compared with torch's on the dev corpus ("ranks like torch").
 
     .venv/bin/python bench/search.py --factory SQfp16 --quantize   # the other settings
+
+The storage backends side by side, on synthetic passages (bench/backends.py):
+
+    .venv/bin/python bench/search.py --backend sqlite --passages 20000
+    .venv/bin/python bench/search.py --backend milvus --passages 20000
 """
 
 from __future__ import annotations
@@ -188,7 +193,18 @@ def main() -> None:
         default=None,
         help="measure the large store with the int8 ONNX query path (default: as configured)",
     )
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "milvus"],
+        default=None,
+        help="measure this storage backend on synthetic passages instead (bench/backends.py)",
+    )
     args = parser.parse_args()
+    if args.backend is not None:
+        from backends import run_backend_bench
+
+        run_backend_bench(args.backend, args.passages, args.queries)
+        return
     defaults = Config()
     factory = args.factory or defaults.index.factory
     quantize = defaults.embedding.onnx_quantize if args.quantize is None else args.quantize

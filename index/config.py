@@ -32,8 +32,10 @@ __all__ = [
     "FeedsConfig",
     "FetchConfig",
     "IngestConfig",
+    "MilvusConfig",
     "OutletInfo",
     "SearchConfig",
+    "StorageConfig",
     "VectorIndexConfig",
     "default_data_dir",
     "load_config",
@@ -250,6 +252,61 @@ class SearchConfig(ConfigSection):
     )
 
 
+class MilvusConfig(ConfigSection):
+    uri: str = Field(
+        default="milvus.db",
+        description="a path (Milvus Lite, embedded; relative to the data folder) or the "
+        "address of a Milvus server or cluster, such as 'http://milvus.example:19530'",
+    )
+    token_env: str = Field(
+        default="MILVUS_TOKEN",
+        description="the environment variable holding the server's token ('user:password' "
+        "or an API key); never the token itself",
+    )
+    db_name: str = Field(default="", description="the Milvus database; '' is the default one")
+    collection_prefix: str = Field(
+        default="geobot",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$",
+        description="collections are named <prefix>_articles and <prefix>_passages",
+    )
+    index_type: str = Field(
+        default="AUTOINDEX",
+        description="the dense vector index: AUTOINDEX (the engine picks), HNSW, IVF_FLAT, "
+        "IVF_PQ, DISKANN, FLAT... (see docs/scaling.md); Milvus Lite takes FLAT, IVF_FLAT, "
+        "HNSW and AUTOINDEX",
+    )
+    index_params: dict[str, int | float | str] = Field(
+        default_factory=dict, description="build parameters of the index, e.g. {M = 16}"
+    )
+    search_params: dict[str, int | float | str] = Field(
+        default_factory=dict, description="search parameters, e.g. {ef = 128}"
+    )
+    fusion: Literal["geobot", "milvus"] = Field(
+        default="geobot",
+        description="hybrid search: 'geobot' runs the dense and bm25 searches and fuses "
+        "them with [search] rrf_k and the weights; 'milvus' uses Milvus's hybrid_search "
+        "with its RRF ranker (one request, no weights)",
+    )
+    analyzer: dict[str, Any] = Field(
+        default_factory=lambda: {
+            "tokenizer": "standard",
+            "filter": ["lowercase", {"type": "stemmer", "language": "english"}],
+        },
+        description="the Milvus analyzer of the bm25 text field (Milvus Lite applies no "
+        "stemmer); fixed when the collection is created",
+    )
+    timeout_s: float = Field(default=30.0, gt=0, description="per request")
+
+
+class StorageConfig(ConfigSection):
+    backend: Literal["sqlite", "milvus"] = Field(
+        default="sqlite",
+        description="'sqlite' (SQLite + FTS5 + FAISS in the data folder, the default) or "
+        "'milvus' (needs geobot[milvus]; see [storage.milvus])",
+    )
+    milvus: MilvusConfig = MilvusConfig()
+
+
 class Config(ConfigSection):
     data_dir: Path | None = Field(
         default=None, description="where the knowledge base lives; default: the user data folder"
@@ -257,6 +314,7 @@ class Config(ConfigSection):
     embedding: EmbeddingConfig = EmbeddingConfig()
     chunking: ChunkingConfig = ChunkingConfig()
     index: VectorIndexConfig = VectorIndexConfig()
+    storage: StorageConfig = StorageConfig()
     ingest: IngestConfig = IngestConfig()
     search: SearchConfig = SearchConfig()
     fetch: FetchConfig = FetchConfig()

@@ -1,17 +1,18 @@
-"""The knowledge base: ingest articles, keep SQLite and FAISS in step, and search them.
+"""The knowledge base: ingest articles into a storage backend and search them.
 
 This is the one object the layers above use. It is given its collaborators (the
-configuration and an :class:`~index.embedding.embedder.Embedder`) rather than building them, so
-tests run it with a small fake embedder and the real SQLite and FAISS.
+configuration, an :class:`~index.embedding.embedder.Embedder` and a
+:class:`~index.storage.backend.StorageBackend`) rather than building them, so tests run it
+with a small fake embedder and the real SQLite and FAISS, or Milvus Lite.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
+from threading import Lock
 from typing import Literal
 
 import numpy as np
@@ -27,7 +28,6 @@ from index.config import Config
 from index.embedding.embedder import Embedder
 from index.errors import (
     BadInputError,
-    GeobotError,
     ModelMismatchError,
     NotFoundError,
     QueryError,
@@ -41,43 +41,39 @@ from index.models import (
     SearchHit,
     StoreStats,
 )
-from index.ranking import prune_common_terms, reciprocal_rank_fusion, required_terms
+from index.ranking import reciprocal_rank_fusion, required_terms
 from index.sources.files import find_input_files, parse_file
 from index.sources.outlets import OutletTable
-from index.storage.keyword_query import match_expression, query_terms
-from index.storage.sqlite_store import ArticleFilter, NewPassage, SQLiteStore
-from index.storage.vector_sync import SyncedVectors
+from index.storage.backend import StorageBackend
+from index.storage.factory import open_backend
+from index.storage.rows import ArticleFilter, ArticleRecord, NewPassage
+from index.storage.sqlite_backend import DB_NAME, INDEX_NAME
 
-__all__ = ["KnowledgeBase", "SearchMode", "embedding_text"]
+__all__ = ["DB_NAME", "INDEX_NAME", "KnowledgeBase", "SearchMode", "embedding_text"]
 
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
-DB_NAME = "geobot.sqlite3"
-INDEX_NAME = "vectors.faiss"
 # Passages gathered before one embedding call: large enough that sentence-transformers'
 # length sorting keeps padding low, small enough to bound memory and lost work.
 EMBED_BATCH_PASSAGES = 1024
 
 
 class KnowledgeBase:
-    """Articles and passages in SQLite, their vectors in FAISS, searchable three ways."""
+    """Articles, passages and their vectors in a storage backend, searchable three ways."""
 
     def __init__(
         self,
         config: Config,
         embedder: Embedder,
-        store: SQLiteStore,
-        vectors: SyncedVectors,
+        store: StorageBackend,
         data_dir: Path,
     ) -> None:
         self.config = config
         self.embedder = embedder
         self.store = store
         self.data_dir = data_dir
-        self._vectors = vectors
-        # FAISS is not safe to search while it is being changed.
-        self._index_lock = threading.RLock()
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = Lock()
         self.outlets = OutletTable(config.outlets)
         self._preparer = ArticlePreparer(config.chunking, embedder, self.outlets)
 
@@ -100,13 +96,12 @@ class KnowledgeBase:
         step with SQLite is rebuilt from the stored vectors.
         """
         data_dir = (data_dir or config.resolved_data_dir()).expanduser()
-        store = SQLiteStore(data_dir / DB_NAME)
+        store = open_backend(config, data_dir)
         try:
             stored_model = store.get_meta("model")
             stored_dim = int(store.get_meta("dimension") or 0)
             if stored_model is None or store.passage_count() == 0:
-                store.set_meta("model", embedder.model_id)
-                store.set_meta("dimension", str(embedder.dimension))
+                store.set_meta({"model": embedder.model_id, "dimension": str(embedder.dimension)})
                 stored_dim = embedder.dimension
             elif stored_model != embedder.model_id or (
                 # Same name, same vectors: asking a lazy embedder its dimension would load
@@ -119,18 +114,16 @@ class KnowledgeBase:
                     )
                 # The stored vectors are of the old model: nothing to search until
                 # `reindex` has embedded them again.
-                empty = SyncedVectors.empty(
-                    config.index, store, data_dir / INDEX_NAME, embedder.dimension
-                )
-                return cls(config, embedder, store, empty, data_dir)
-            vectors = SyncedVectors.open(config.index, store, data_dir / INDEX_NAME, stored_dim)
+                store.attach_vectors(embedder.dimension, stored_vectors_usable=False)
+                return cls(config, embedder, store, data_dir)
+            store.attach_vectors(stored_dim, stored_vectors_usable=True)
         except BaseException:
             store.close()
             raise
-        return cls(config, embedder, store, vectors, data_dir)
+        return cls(config, embedder, store, data_dir)
 
     def _keyword_pool(self) -> ThreadPoolExecutor:
-        with self._index_lock:
+        with self._pool_lock:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="geobot-fts")
             return self._pool
@@ -243,105 +236,47 @@ class KnowledgeBase:
         update_index: bool = True,
         reconcile: bool = True,
     ) -> WriteTally:
-        """Embed and store a batch in one transaction; optionally persist the index too.
+        """Embed and store a batch in one write session; `persist_index` when it is the
+        last of a run, `update_index` False when the caller rebuilds the index after.
 
         With `reconcile`, each article is checked against what is stored now, inside the
-        transaction: another process may have stored or changed it since it was prepared.
+        session: another process may have stored or changed it since it was prepared.
         """
         vectors = self.embedder.embed_documents([t for p in batch for t in p.embed_texts])
         tally = WriteTally(embedded=len(vectors))
         bounds = np.cumsum([0] + [len(p.chunks) for p in batch])
-        removed: list[int] = []
-        added_ids: list[int] = []
-        added_vectors: list[np.ndarray] = [np.zeros((0, self._vectors.dimension), np.float32)]
-        with self._index_lock:
-            try:
-                with self.store.transaction() as stamp:
-                    if update_index:
-                        self._vectors.catch_up(stamp.previous)
-                    for i, prepared in enumerate(batch):
-                        passage_vectors = vectors[bounds[i] : bounds[i + 1]]
-                        if reconcile:
-                            current = self.store.find_article(prepared.key)
-                            if prepared.is_stored_as(current):
-                                tally.unchanged += 1
-                                continue
-                            prepared, passage_vectors = self._preparer.reconciled(
-                                prepared, passage_vectors, current, tally
-                            )
-                        if prepared.existing_id is None:
-                            tally.added += 1
-                        else:
-                            tally.updated += 1
-                        article_id = self._store_article(prepared)
-                        if not prepared.chunks:
-                            continue
-                        if prepared.existing_id is not None:
-                            removed.extend(self.store.delete_passages(article_id))
-                        new = [
-                            NewPassage(n, c.start, c.end, c.sentences, passage_vectors[n])
-                            for n, c in enumerate(prepared.chunks)
-                        ]
-                        parsed = prepared.parsed
-                        added_ids.extend(
-                            self.store.insert_passages(article_id, parsed.title, parsed.text, new)
-                        )
-                        added_vectors.append(passage_vectors)
-                    if update_index:
-                        self._vectors.apply(removed, added_ids, np.vstack(added_vectors))
-                    if persist_index:
-                        self._vectors.save(stamp.generation, self.embedder.model_id)
-                if update_index:
-                    self._vectors.committed(stamp.generation)
-            except BaseException:
-                # SQLite rolled back; the in-memory index may hold part of the batch.
-                self._recover_vectors()
-                raise
+        with self.store.writing(final=persist_index, bulk=not update_index) as session:
+            for i, prepared in enumerate(batch):
+                passage_vectors = vectors[bounds[i] : bounds[i + 1]]
+                if reconcile:
+                    current = session.find_article(prepared.key)
+                    if prepared.is_stored_as(current):
+                        tally.unchanged += 1
+                        continue
+                    prepared, passage_vectors = self._preparer.reconciled(
+                        prepared, passage_vectors, current, tally
+                    )
+                if prepared.existing_id is None:
+                    tally.added += 1
+                else:
+                    tally.updated += 1
+                new = (
+                    [
+                        NewPassage(n, c.start, c.end, c.sentences, passage_vectors[n])
+                        for n, c in enumerate(prepared.chunks)
+                    ]
+                    if prepared.chunks
+                    else None
+                )
+                session.store_article(article_record(prepared), new)
         return tally
-
-    def _store_article(self, prepared: PreparedArticle) -> int:
-        parsed = prepared.parsed
-        return self.store.upsert_article(
-            existing_id=prepared.existing_id,
-            key=prepared.key,
-            title=parsed.title,
-            text=parsed.text,
-            url=parsed.url,
-            outlet=parsed.outlet,
-            published=parsed.published,
-            country=parsed.country,
-            language=parsed.language,
-            author=parsed.author,
-            source=parsed.source,
-            content_hash=prepared.content_hash,
-            metadata_hash=prepared.metadata_hash,
-        )
-
-    def _recover_vectors(self) -> None:
-        """After a failed write: the in-memory index again as committed."""
-        try:
-            self._vectors.rebuild(in_transaction=False)
-        except GeobotError:
-            # The store cannot be read either (damaged?): rebuild at the next chance.
-            self._vectors.generation = None
 
     def remove(self, article_id: int) -> Article:
         """Delete an article, its passages, vectors and keyword entries."""
         found = self.store.articles([article_id]).get(article_id)
         if found is None:
             raise NotFoundError(f"no article with id {article_id}")
-        with self._index_lock:
-            try:
-                with self.store.transaction() as stamp:
-                    self._vectors.catch_up(stamp.previous)
-                    removed = self.store.delete_article(article_id)
-                    no_vectors = np.zeros((0, self._vectors.dimension), dtype=np.float32)
-                    self._vectors.apply(removed, [], no_vectors)
-                    self._vectors.save(stamp.generation, self.embedder.model_id)
-                self._vectors.committed(stamp.generation)
-            except BaseException:
-                self._recover_vectors()
-                raise
+        self.store.delete_article(article_id)
         return found
 
     def reindex(self, *, on_progress: Callable[[int, int], None] | None = None) -> int:
@@ -355,6 +290,7 @@ class KnowledgeBase:
         )
         embedded = 0
         if not same_model:
+            self.store.prepare_reembedding(self.embedder.dimension)
             articles = self.store.list_articles()
             total = len(articles)
             for start in range(0, total, 64):
@@ -387,26 +323,13 @@ class KnowledgeBase:
                 if on_progress is not None:
                     on_progress(min(start + 64, total), total)
             self.store_model_meta()
-        with self._index_lock:
-            self._vectors = SyncedVectors(
-                self.config.index,
-                self.store,
-                self.data_dir / INDEX_NAME,
-                self.embedder.dimension,
-                self._vectors.index,
-                None,
-            )
-            # Built inside the transaction: no other process's write can slip in between.
-            with self.store.transaction() as stamp:
-                self._vectors.rebuild(in_transaction=True)
-                self._vectors.save(stamp.generation, self.embedder.model_id)
-            self._vectors.committed(stamp.generation)
+        self.store.rebuild_vector_index()
         return embedded
 
     def store_model_meta(self) -> None:
-        with self.store.transaction():
-            self.store.set_meta("model", self.embedder.model_id)
-            self.store.set_meta("dimension", str(self.embedder.dimension))
+        self.store.set_meta(
+            {"model": self.embedder.model_id, "dimension": str(self.embedder.dimension)}
+        )
 
     # -- reading ----------------------------------------------------------------------
 
@@ -438,6 +361,10 @@ class KnowledgeBase:
         pool = max(candidates or settings.candidates, k)
         dense: list[tuple[int, float]] = []
         keyword: list[tuple[int, float]] = []
+        if mode == "hybrid" and self.store.native_hybrid:
+            vector = self.embedder.embed_query(query) if query_vector is None else query_vector
+            fused = self.store.hybrid_search(query, vector, pool, where, settings)
+            return self._hits(fused[:k], where)
         if mode == "hybrid":
             # FAISS and SQLite both release the GIL: the two searches overlap on two cores.
             keyword_future = self._keyword_pool().submit(self.keyword_search, query, pool, where)
@@ -460,7 +387,7 @@ class KnowledgeBase:
                 weights=(settings.dense_weight, settings.keyword_weight),
             )
         ranked = ranked[:k]
-        return self._hits(ranked)
+        return self._hits(ranked, where)
 
     def dense_search(
         self,
@@ -471,47 +398,34 @@ class KnowledgeBase:
         query_vector: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         vector = self.embedder.embed_query(query) if query_vector is None else query_vector
-        allowed = self.store.filtered_passage_ids(where) if where.active else None
-        with self._index_lock:
-            # Another process may have written (and saved its index) since.
-            self._vectors.refresh()
-            return self._vectors.index.search(vector, k, allowed=allowed)
+        return self.store.dense_search(vector, k, where)
 
     def keyword_search(self, query: str, k: int, where: ArticleFilter) -> list[tuple[int, float]]:
-        settings = self.config.search
-        terms = query_terms(query)
-        required: str | None = None
-        if len(terms) > 2 and (settings.common_term_passages or settings.scored_postings):
-            terms, required = prune_common_terms(
-                terms,
-                self.store.term_frequencies(terms),
-                common_term_passages=settings.common_term_passages,
-                scored_postings=settings.scored_postings,
-            )
-        match = match_expression(terms)
-        if match is None:
-            return []
-        return self.store.keyword_search(
-            match, k, where, title_weight=settings.title_weight, required=required
-        )
+        return self.store.keyword_search(query, k, where, self.config.search)
 
     # The budget rule is also reachable here, where the tests have always called it.
     _required_terms = staticmethod(required_terms)
 
     def _hits(
-        self, ranked: Sequence[tuple[int, float, float | None, float | None]]
+        self,
+        ranked: Sequence[tuple[int, float, float | None, float | None]],
+        where: ArticleFilter,
     ) -> list[SearchHit]:
-        passages = self.store.passages([pid for pid, *_ in ranked])
-        articles = self.store.articles(sorted({p.article_id for p in passages.values()}))
+        passages, articles = self.store.passages_with_articles([pid for pid, *_ in ranked])
         hits: list[SearchHit] = []
         for pid, score, dense_score, keyword_score in ranked:
             passage = passages.get(pid)
             if passage is None:  # removed by another thread since the search
                 continue
+            article = articles.get(passage.article_id)
+            if article is None or not where.admits(article):
+                # The article changed since the search (its filter fields are copied onto
+                # the passages in some backends, and a write may be in progress).
+                continue
             hits.append(
                 SearchHit(
                     passage=passage,
-                    article=articles[passage.article_id],
+                    article=article,
                     score=score,
                     rank=len(hits) + 1,
                     dense_score=dense_score,
@@ -549,28 +463,40 @@ class KnowledgeBase:
         return self.store.list_articles(limit=limit, offset=offset)
 
     def stats(self) -> StoreStats:
-        with self._index_lock:
-            self._vectors.refresh()
-            vector_count, factory = len(self._vectors.index), self._vectors.index.factory
         earliest, latest = self.store.date_span()
-        disk = sum(
-            p.stat().st_size
-            for p in self.data_dir.iterdir()
-            if p.is_file() and (p.name.startswith(DB_NAME) or p.name == INDEX_NAME)
-        )
         return StoreStats(
             articles=self.store.article_count(),
             passages=self.store.passage_count(),
-            vectors=vector_count,
+            vectors=self.store.vector_count(),
             earliest=earliest,
             latest=latest,
             outlets=tuple(self.store.outlet_counts()),
             model=self.store.get_meta("model") or self.embedder.model_id,
             dimension=int(self.store.get_meta("dimension") or self.embedder.dimension),
-            index_factory=factory,
+            index_factory=self.store.index_description(),
             data_dir=self.data_dir,
-            disk_bytes=disk,
+            disk_bytes=self.store.disk_bytes(),
         )
+
+
+def article_record(prepared: PreparedArticle) -> ArticleRecord:
+    """What the store writes for a prepared article."""
+    parsed = prepared.parsed
+    return ArticleRecord(
+        existing_id=prepared.existing_id,
+        key=prepared.key,
+        title=parsed.title,
+        text=parsed.text,
+        url=parsed.url,
+        outlet=parsed.outlet,
+        published=parsed.published,
+        country=parsed.country,
+        language=parsed.language,
+        author=parsed.author,
+        source=parsed.source,
+        content_hash=prepared.content_hash,
+        metadata_hash=prepared.metadata_hash,
+    )
 
 
 def _is_loaded(embedder: Embedder) -> bool:

@@ -17,9 +17,11 @@ from local_http import LOCAL_HOSTS, LocalHTTPServer
 from real_llm import LlamaServer
 
 from index import Config, KnowledgeBase
-from index.config import FetchConfig
+from index.config import FetchConfig, StorageConfig
 
 REPO = Path(__file__).resolve().parent.parent
+# Milvus runs as Milvus Lite, embedded, in the test's data folder (the `milvus` extra).
+STORAGE_BACKENDS = ["sqlite", "milvus"]
 SEED = REPO / "seeds" / "000_f5aa29004a3adc0e.txt"
 
 
@@ -42,9 +44,20 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def config(data_dir: Path) -> Config:
+def backend() -> str:
+    """The storage backend of `config`; a test module runs on both by overriding this
+    with ``@pytest.fixture(params=STORAGE_BACKENDS)``."""
+    return "sqlite"
+
+
+@pytest.fixture
+def config(data_dir: Path, backend: str) -> Config:
     # The fetcher refuses loopback by default: the tests' local servers are allowed here.
-    return Config(data_dir=data_dir, fetch=FetchConfig(allowed_hosts=LOCAL_HOSTS))
+    return Config(
+        data_dir=data_dir,
+        fetch=FetchConfig(allowed_hosts=LOCAL_HOSTS),
+        storage=StorageConfig(backend=backend),  # type: ignore[arg-type]
+    )
 
 
 @pytest.fixture

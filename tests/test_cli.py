@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from conftest import SEED
+from conftest import SEED, STORAGE_BACKENDS
 from fakes import HashingEmbedder
 
 from bot.cli import AppContext, cli, main
@@ -27,6 +27,9 @@ def run(*args: str, data_dir: Path | None = None, env: dict[str, str] | None = N
         obj=AppContext(None, None, embedder_factory=lambda _: HashingEmbedder(dimension=128)),
         env=env,
     )
+
+
+run_with = run
 
 
 def write_articles(folder: Path) -> Path:
@@ -53,7 +56,11 @@ def write_articles(folder: Path) -> Path:
     return folder
 
 
-def test_ingest_then_sources_search_stats_remove(tmp_path: Path) -> None:
+@pytest.mark.parametrize("backend", STORAGE_BACKENDS)
+def test_ingest_then_sources_search_stats_remove(tmp_path: Path, backend: str) -> None:
+    def run(*args: str, data_dir: Path) -> Result:
+        return run_with(*args, data_dir=data_dir, env={"GEOBOT_STORAGE__BACKEND": backend})
+
     data = tmp_path / "data"
     folder = write_articles(tmp_path / "in")
     result = run("ingest", str(folder), str(SEED), data_dir=data)
@@ -87,10 +94,16 @@ def test_ingest_then_sources_search_stats_remove(tmp_path: Path) -> None:
 
     stats = json.loads(run("stats", "--json", data_dir=data).output)
     assert stats["articles"] == 3 and stats["passages"] == stats["vectors"]
+    assert stats["index_factory"].startswith("milvus:") == (backend == "milvus")
+    assert (data / "milvus.db").exists() == (backend == "milvus")
 
     removed = run("remove", str(cairo["id"]), data_dir=data)
     assert "removed article" in removed.output
     assert json.loads(run("stats", "--json", data_dir=data).output)["articles"] == 2
+    checked = run("check", data_dir=data)
+    assert checked.exit_code == 0 and "healthy" in checked.output, checked.output
+    asked = run("ask", "What did Ukraine export?", data_dir=data)
+    assert asked.exit_code == 0 and "Grain exports rise" in asked.output, asked.output
 
 
 def test_reindex_rebuilds(tmp_path: Path) -> None:

@@ -341,11 +341,11 @@ def test_backoff_doubles_and_is_capped(kb: KnowledgeBase) -> None:
 
 
 def test_feed_state_does_not_disturb_the_vector_index(kb: KnowledgeBase) -> None:
-    generation = kb.store.generation
+    generation = kb.store.state_database.generation
     store = FeedStore(kb.store)
     feed, _ = store.add("https://news.example/rss")
     record_entries(store, feed.id, [EntryOutcome("a", None, None, None)])
-    assert kb.store.generation == generation
+    assert kb.store.state_database.generation == generation
 
 
 def test_feed_state_survives_reopening(config: Config, fake_embedder: object) -> None:

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import STORAGE_BACKENDS
 from fakes import HashingEmbedder
 
 from index import (
@@ -25,6 +26,13 @@ from index.config import ChunkingConfig, VectorIndexConfig
 from index.knowledge_base import INDEX_NAME
 
 REPO = Path(__file__).resolve().parent.parent
+# Tests of SQLite + FAISS in particular (the index file, its factory, FAISS threads).
+sqlite_only = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+@pytest.fixture(params=STORAGE_BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 def article(n: int, text: str | None = None, **extra: object) -> ParsedArticle:
@@ -261,6 +269,7 @@ def test_reindex_same_model_rebuilds_index_only(
     assert kb.stats().vectors == kb.stats().passages
 
 
+@sqlite_only
 def test_missing_or_corrupt_index_is_rebuilt_on_open(
     config: Config, data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -278,6 +287,7 @@ def test_missing_or_corrupt_index_is_rebuilt_on_open(
     assert "rebuilding vector index" in caplog.text
 
 
+@sqlite_only
 def test_changing_the_factory_rebuilds_with_it(config: Config) -> None:
     with KnowledgeBase.open(config, HashingEmbedder()) as kb:
         kb.ingest_articles([article(n) for n in range(1, 20)])
@@ -292,6 +302,7 @@ def test_changing_the_factory_rebuilds_with_it(config: Config) -> None:
 
 
 @pytest.mark.parametrize("factory", ["SQfp16", "Flat"])
+@sqlite_only
 def test_single_query_search_uses_its_own_thread_count_and_leaves_the_callers(
     config: Config, factory: str
 ) -> None:
@@ -329,6 +340,7 @@ _CRASH_SCRIPT = textwrap.dedent(
 )
 
 
+@sqlite_only
 def test_crash_between_index_write_and_commit_loses_nothing(
     config: Config, data_dir: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -366,6 +378,7 @@ def test_crash_between_index_write_and_commit_loses_nothing(
         assert kb.search("volcano iceland", mode="dense")[0].article.title == "Crash story"
 
 
+@sqlite_only
 def test_failed_commit_in_process_leaves_search_consistent(
     kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -402,6 +415,8 @@ def test_required_terms_bound_the_scored_postings() -> None:
     assert KnowledgeBase._required_terms(ranked, 5) == '"kishida"'  # at least the rarest
 
 
+# The scored-postings budget bounds FTS5's bm25 work; Milvus bounds its own.
+@sqlite_only
 def test_a_budgeted_keyword_search_scores_only_passages_with_the_rare_words(
     config: Config,
 ) -> None:

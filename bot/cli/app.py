@@ -21,7 +21,7 @@ from bot.cli.errors import GeobotGroup
 from bot.cli.evaluation import eval_group
 from bot.cli.feeds import feeds_group
 from bot.cli.library import ingest, reindex, remove, sources, stats
-from bot.cli.maintenance import check
+from bot.cli.maintenance import check, migrate
 from bot.cli.options import common_options
 
 __all__ = ["HTML_EXTRACTOR_LOGGERS", "cli", "main"]
@@ -58,6 +58,7 @@ cli.add_command(remove)
 cli.add_command(stats)
 cli.add_command(reindex)
 cli.add_command(check)
+cli.add_command(migrate)
 cli.add_command(ask)
 cli.add_command(summarize)
 cli.add_command(chat)

@@ -14,7 +14,8 @@ import click
 from bot.config import BotConfig
 from index import Embedder, KnowledgeBase, NotFoundError, load_config
 from index.knowledge_base import DB_NAME
-from index.storage.sqlite_store import SQLiteStore
+from index.storage.backend import StorageBackend
+from index.storage.factory import open_backend
 
 if TYPE_CHECKING:
     from bot.answers.llm import LLMWriter
@@ -53,15 +54,22 @@ class AppContext:
         )
 
     @contextmanager
-    def catalogue(self) -> Iterator[SQLiteStore | None]:
+    def catalogue(self) -> Iterator[StorageBackend | None]:
         """The library's article store, opened without the embedding model (opening the
         knowledge base of an empty library loads it, to record its dimension); None when
         no library was ever made in the data dir (nothing is created then)."""
-        path = self.config.resolved_data_dir().expanduser() / DB_NAME
-        if not path.exists():
+        folder = self.config.resolved_data_dir().expanduser()
+        storage = self.config.storage
+        if storage.backend == "sqlite":
+            path = folder / DB_NAME
+        elif "://" not in storage.milvus.uri:
+            path = folder / storage.milvus.uri  # Milvus Lite
+        else:
+            path = None  # a server: it says itself whether it holds a library
+        if path is not None and not path.exists():
             yield None
             return
-        store = SQLiteStore(path)
+        store = open_backend(self.config, folder)
         try:
             yield store
         finally:

@@ -148,7 +148,8 @@ def stats(as_json: bool, config_path: Path | None, data_dir: Path | None) -> Non
     echo(f"passages:   {found.passages} ({found.vectors} vectors)")
     echo(f"dates:      {format_date(found.earliest)} to {format_date(found.latest)}")
     echo(f"model:      {found.model} ({found.dimension} dimensions)")
-    echo(f"index:      FAISS {found.index_factory}")
+    engine = "" if ":" in found.index_factory else "FAISS "  # "milvus:HNSW" says itself
+    echo(f"index:      {engine}{found.index_factory}")
     echo(f"disk:       {found.disk_bytes / 1e6:.1f} MB")
     if found.outlets:
         echo("outlets:    " + ", ".join(f"{o} ({n})" for o, n in found.outlets[:10]))

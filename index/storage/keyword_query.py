@@ -8,7 +8,14 @@ from collections.abc import Sequence
 from index.storage.rows import ArticleFilter
 from index.storage.stopwords import STOPWORDS
 
-__all__ = ["fts_query", "keyword_sql", "match_expression", "query_terms"]
+__all__ = [
+    "fts_query",
+    "keyword_sql",
+    "match_expression",
+    "prune_common_terms",
+    "query_terms",
+    "required_terms",
+]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -58,3 +65,40 @@ def keyword_sql(
         f" WHERE {' AND '.join(conditions)} ORDER BY rank LIMIT ?"
     )
     return sql, values
+
+
+def prune_common_terms(
+    terms: Sequence[str],
+    frequencies: Sequence[int],
+    *,
+    common_term_passages: int,
+    scored_postings: int,
+) -> tuple[list[str], str | None]:
+    """The query `terms` worth searching for, and the expression a passage must match to be
+    scored (see :func:`required_terms`), given how many passages hold each term.
+
+    Terms held by more than `common_term_passages` passages are dropped (0 keeps all), but
+    the two rarest are always kept.
+    """
+    ranked = sorted(zip(frequencies, terms, strict=True))
+    common = common_term_passages
+    kept = {t for f, t in ranked if not common or f <= common} | {t for _, t in ranked[:2]}
+    required = required_terms([(f, t) for f, t in ranked if t in kept], scored_postings)
+    return [t for t in terms if t in kept], required
+
+
+def required_terms(ranked: Sequence[tuple[int, str]], budget: int) -> str | None:
+    """When the query's words hold more postings than `budget`, an expression of its
+    rarest words (as many as fit the budget, at least one) that a passage must hold to
+    be scored: bm25 costs per scored passage, so this bounds the work of one search on
+    a large store while the scores themselves still count every word."""
+    if not budget or sum(f for f, _ in ranked) <= budget:
+        return None
+    rare: list[str] = []
+    total = 0
+    for frequency, term in ranked:
+        if rare and total + frequency > budget:
+            break
+        rare.append(term)
+        total += frequency
+    return match_expression(rare) if len(rare) < len(ranked) else None

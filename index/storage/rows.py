@@ -14,6 +14,7 @@ from index.models import Article, Span
 __all__ = [
     "ARTICLE_COLUMNS",
     "ArticleFilter",
+    "ArticleRecord",
     "ArticleRow",
     "NewPassage",
     "WriteStamp",
@@ -59,6 +60,21 @@ class ArticleFilter:
             params.append(self.country)
         return (" AND ".join(clauses) or "1"), params
 
+    def admits(self, article: Article) -> bool:
+        """Whether `article` passes the filter, compared as :meth:`sql` compares."""
+        published = article.published.isoformat(sep=" ") if article.published else None
+        if self.since is not None and (
+            published is None or published < self.since.isoformat(sep=" ")
+        ):
+            return False
+        if self.until is not None and (
+            published is None or published > self.until.isoformat(sep=" ")
+        ):
+            return False
+        if self.outlet is not None and (article.outlet or "").lower() != self.outlet.lower():
+            return False
+        return self.country is None or (article.country or "").lower() == self.country.lower()
+
 
 @dataclass(frozen=True)
 class NewPassage:
@@ -69,6 +85,26 @@ class NewPassage:
     end: int
     sentences: tuple[Span, ...]
     vector: npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """An article about to be written: its fields, its key and the digests that tell a
+    changed article from an unchanged one. `existing_id`: the stored article it replaces."""
+
+    existing_id: int | None
+    key: str
+    title: str
+    text: str
+    url: str | None
+    outlet: str | None
+    published: datetime | None
+    country: str | None
+    language: str | None
+    author: str | None
+    source: str
+    content_hash: str
+    metadata_hash: str
 
 
 @dataclass(frozen=True)

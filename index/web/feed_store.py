@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from index.errors import BadInputError, NotFoundError
 from index.sources.outlets import country_code
+from index.storage.backend import StorageBackend
 from index.storage.sqlite_files import sqlite_errors
 from index.storage.sqlite_store import SQLiteStore
 from index.web.address_policy import AddressPolicy, AddressRefusedError
@@ -166,12 +167,17 @@ def _feed(row: tuple[object, ...]) -> Feed:
 
 
 class FeedStore:
-    """The feeds tables of one knowledge base's SQLite file.
+    """The feeds tables of one knowledge base's SQLite file (with another storage backend,
+    the SQLite file of the data folder's own state).
 
     `clock` gives the time now (naive UTC): when feeds and failed entries are next due.
     """
 
-    def __init__(self, store: SQLiteStore, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self, store: SQLiteStore | StorageBackend, *, clock: Callable[[], datetime] = _now
+    ) -> None:
+        if isinstance(store, StorageBackend):
+            store = store.state_database
         self._store = store
         self._clock = clock
         store.ensure_schema(FEED_SCHEMA)
