@@ -48,7 +48,7 @@ from index.storage.keyword_query import match_expression, query_terms
 from index.storage.sqlite_store import ArticleFilter, NewPassage, SQLiteStore
 from index.storage.vector_sync import SyncedVectors
 
-__all__ = ["KnowledgeBase", "SearchMode", "embedding_text"]
+__all__ = ["KnowledgeBase", "SearchMode", "embedding_backend", "embedding_text"]
 
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
@@ -57,6 +57,8 @@ INDEX_NAME = "vectors.faiss"
 # Passages gathered before one embedding call: large enough that sentence-transformers'
 # length sorting keeps padding low, small enough to bound memory and lost work.
 EMBED_BATCH_PASSAGES = 1024
+# The meta key listing the embedding backends that built and searched the store's vectors.
+BACKENDS_META = "embedding_backends"
 
 
 class KnowledgeBase:
@@ -107,6 +109,7 @@ class KnowledgeBase:
             if stored_model is None or store.passage_count() == 0:
                 store.set_meta("model", embedder.model_id)
                 store.set_meta("dimension", str(embedder.dimension))
+                store.set_meta(BACKENDS_META, embedding_backend(embedder))
                 stored_dim = embedder.dimension
             elif stored_model != embedder.model_id or (
                 # Same name, same vectors: asking a lazy embedder its dimension would load
@@ -123,6 +126,7 @@ class KnowledgeBase:
                     config.index, store, data_dir / INDEX_NAME, embedder.dimension
                 )
                 return cls(config, embedder, store, empty, data_dir)
+            _record_backend(store, embedder)
             vectors = SyncedVectors.open(config.index, store, data_dir / INDEX_NAME, stored_dim)
         except BaseException:
             store.close()
@@ -407,6 +411,7 @@ class KnowledgeBase:
         with self.store.transaction():
             self.store.set_meta("model", self.embedder.model_id)
             self.store.set_meta("dimension", str(self.embedder.dimension))
+            self.store.set_meta(BACKENDS_META, embedding_backend(self.embedder))
 
     # -- reading ----------------------------------------------------------------------
 
@@ -575,3 +580,17 @@ class KnowledgeBase:
 
 def _is_loaded(embedder: Embedder) -> bool:
     return bool(getattr(embedder, "is_loaded", True))
+
+
+def embedding_backend(embedder: Embedder) -> str:
+    """What computes `embedder`'s vectors ("torch", "onnx-fp32", "onnx-int8"), if it says."""
+    return str(getattr(embedder, "backend", "unknown"))
+
+
+def _record_backend(store: SQLiteStore, embedder: Embedder) -> None:
+    """Record `embedder`'s backend beside the others of its model id (one vector family:
+    torch and the fp32 export agree to float rounding). Older stores were built by torch."""
+    recorded = (store.get_meta(BACKENDS_META) or "torch").split(",")
+    backend = embedding_backend(embedder)
+    if backend not in recorded:
+        store.set_meta(BACKENDS_META, ",".join([*recorded, backend]))
