@@ -25,14 +25,14 @@ import numpy as np
 
 from index.config import EmbeddingConfig
 from index.embedding.embedder import Vectors
-from index.embedding.model_source import family_model_id, model_folder, plain_model_id
-from index.embedding.onnx_cache import entry_path, source_signature
+from index.embedding.model_source import family_model_id, plain_model_id
+from index.embedding.onnx_cache import source_signature
 from index.embedding.onnx_encoder import OnnxEncoder
-from index.embedding.onnx_export import export_recipe, export_verified
+from index.embedding.onnx_export import export_verified, verified_entry
 from index.embedding.sentence_transformer import load_sentence_transformer
 from index.errors import EmbeddingError
 
-__all__ = ["OnnxEmbedder", "open_onnx_embedder", "verified_entry"]
+__all__ = ["OnnxEmbedder", "open_onnx_embedder"]
 
 log = logging.getLogger(__name__)
 
@@ -97,17 +97,6 @@ class OnnxEmbedder:
                     check=False,  # the query session, on the same file, was checked
                 )
             return self._documents
-
-
-def verified_entry(config: EmbeddingConfig, cache_dir: Path) -> tuple[Path | None, Path | None]:
-    """The configured model's folder and its verified export's entry (None: not found)."""
-    folder = model_folder(config.model)
-    if folder is None:
-        return None, None
-    family = "int8" if config.onnx_quantize else "fp32"
-    signature = source_signature(folder)
-    model_id = plain_model_id(config.model)
-    return folder, entry_path(cache_dir, model_id, signature, export_recipe(family), family)
 
 
 def open_onnx_embedder(

@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import onnxruntime as ort
 
+from index.config import EmbeddingConfig
+from index.embedding.model_source import model_folder, plain_model_id
 from index.embedding.onnx_cache import (
     FORMAT_VERSION,
     MODEL_FILE,
@@ -37,6 +39,7 @@ from index.embedding.onnx_cache import (
     VERIFIED_FILE,
     entry_path,
     publish_entry,
+    source_signature,
 )
 from index.embedding.onnx_encoder import PROBES, OnnxEncoder, TokenizerSpec, probe_floor
 from index.errors import EmbeddingError
@@ -45,7 +48,7 @@ if TYPE_CHECKING:
     import torch
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["FAMILIES", "export_recipe", "export_verified"]
+__all__ = ["FAMILIES", "export_recipe", "export_verified", "verified_entry"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +77,17 @@ def export_recipe(family: str) -> dict[str, Any]:
     if family == "int8":
         recipe["quantizer"] = _quantizer_recipe()
     return recipe
+
+
+def verified_entry(config: EmbeddingConfig, cache_dir: Path) -> tuple[Path | None, Path | None]:
+    """The configured model's folder and its verified export's entry (None: not found)."""
+    folder = model_folder(config.model)
+    if folder is None:
+        return None, None
+    family = "int8" if config.onnx_quantize else "fp32"
+    signature = source_signature(folder)
+    model_id = plain_model_id(config.model)
+    return folder, entry_path(cache_dir, model_id, signature, export_recipe(family), family)
 
 
 def export_verified(

@@ -86,9 +86,8 @@ class SentenceTransformerEmbedder:
     def _load_onnx(self, cache_dir: Path | None) -> OnnxEncoder | None:
         """The fp32 export (exported from this very model when there is none yet)."""
         from index.embedding.onnx_cache import source_signature
-        from index.embedding.onnx_embedder import verified_entry
         from index.embedding.onnx_encoder import OnnxEncoder
-        from index.embedding.onnx_export import export_verified
+        from index.embedding.onnx_export import export_verified, verified_entry
 
         if cache_dir is None:
             from index.config import default_data_dir
