@@ -59,20 +59,20 @@ def main() -> None:
                 out.write(json.dumps(record) + "\n")
         config = Config(data_dir=Path(tmp) / "kb", embedding=embedding)
         with KnowledgeBase.open(config, embedder) as kb:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = kb.ingest([source])
-            ingest_s = time.perf_counter() - started
+            ingest_s, ingest_cpu = time.perf_counter() - started, time.process_time() - cpu
             passages = report.passages_embedded
             texts = [
                 embedding_text(kb.embedding_title(title), text, include_title=True)
                 for batch in kb.store.iter_passage_texts()
                 for _, title, text in batch
             ]
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             torch_model.encode(
                 texts, batch_size=config.embedding.batch_size, normalize_embeddings=True
             )
-            raw_s = time.perf_counter() - started
+            raw_s, raw_cpu = time.perf_counter() - started, time.process_time() - cpu
             started = time.perf_counter()
             embedder.embed_documents(texts)
             backend_raw_s = time.perf_counter() - started
@@ -91,6 +91,11 @@ def main() -> None:
     )
     print(f"raw torch encode:         {raw_s:8.2f} s  {raw_rate:7.1f} passages/s (same texts)")
     print(f"ingest ({name}) / raw torch encode: {ingest_rate / raw_rate:.2f}x  (target >= 2.5x)")
+    # On a shared machine wall time depends on the neighbours; CPU seconds much less so.
+    print(
+        f"CPU seconds: ingest {ingest_cpu:.1f}, raw torch encode {raw_cpu:.1f} -> "
+        f"{raw_cpu / ingest_cpu:.2f}x fewer per passage"
+    )
     print(
         f"re-ingest unchanged: {reingest_s:8.3f} s  -> {ingest_s / reingest_s:.0f}x faster "
         "than the first ingest (target >= 50x)"
