@@ -32,6 +32,7 @@ QUESTION = "What did Biden and Kishida agree on?"
 _BOT = textwrap.dedent(
     """
     import asyncio, sys, time
+    from pathlib import Path
     sys.path[:0] = [{repo!r}, {tests!r}]
     from fake_discord.client import run_client
     from fake_discord.server import FakeDiscord
@@ -44,10 +45,10 @@ _BOT = textwrap.dedent(
         fake = FakeDiscord().start()
         try:
             config = BotConfig(
-                data_dir={data!r},
+                data_dir=Path({data!r}),
                 discord=DiscordConfig(dev_guild_id=int(fake.guild.id), guild_ready_timeout=0.1),
             )
-            embedder = lambda: LazyEmbedder(config.embedding, cache_dir={models!r})
+            embedder = lambda: LazyEmbedder(config.embedding, cache_dir=Path({models!r}))
             client = build_client(config, backend_factory(config, embedder))
             async with run_client(client, fake, ready_timeout=60):
                 while not fake.guild_commands.get(fake.guild.id):
