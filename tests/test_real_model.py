@@ -191,10 +191,10 @@ _CRASH = textwrap.dedent(
     sys.path[:0] = [{repo!r}]
     from index import Config, KnowledgeBase
     from index.config import EmbeddingConfig
-    from index.embedding.sentence_transformer import SentenceTransformerEmbedder
+    from index.embedding.factory import load_embedder
     from index.storage.sqlite_store import SQLiteStore
 
-    embedder = SentenceTransformerEmbedder(EmbeddingConfig(query_backend="torch"))
+    embedder = load_embedder(EmbeddingConfig(), cache_dir=Path({cache!r}))
     kb = KnowledgeBase.open(Config(data_dir=Path({data!r})), embedder)
     SQLiteStore.commit = lambda self: os._exit(17)  # die after the FAISS write
     kb.ingest([Path({extra!r})])
@@ -203,7 +203,12 @@ _CRASH = textwrap.dedent(
 
 
 def test_crash_between_faiss_write_and_commit(
-    seeded: KnowledgeBase, config: Config, real_embedder: object, data_dir: Path, tmp_path: Path
+    seeded: KnowledgeBase,
+    config: Config,
+    real_embedder: object,
+    data_dir: Path,
+    tmp_path: Path,
+    onnx_cache: Path,
 ) -> None:
     expected = [h.passage.id for h in seeded.search("volcano eruption Iceland", k=4)]
     seeded.close()
@@ -213,7 +218,9 @@ def test_crash_between_faiss_write_and_commit(
         "forcing the evacuation of the fishing town of Grindavik.\n",
         encoding="utf-8",
     )
-    script = _CRASH.format(repo=str(REPO), data=str(data_dir), extra=str(extra))
+    script = _CRASH.format(
+        repo=str(REPO), data=str(data_dir), extra=str(extra), cache=str(onnx_cache)
+    )
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
     assert result.returncode == 17, result.stderr.decode()[-2000:]
     with KnowledgeBase.open(config, real_embedder) as kb:  # type: ignore[arg-type]

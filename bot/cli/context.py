@@ -47,10 +47,13 @@ class AppContext:
     def embedder(self) -> Embedder:
         if self.embedder_factory is not None:
             return self.embedder_factory(self.config)
-        from index.embedding.sentence_transformer import LazyEmbedder
+        from index.embedding.factory import LazyEmbedder
 
         return LazyEmbedder(
-            self.config.embedding, cache_dir=self.config.resolved_data_dir() / "models"
+            self.config.embedding,
+            cache_dir=self.config.resolved_data_dir() / "models",
+            # The first start exports the model (a minute): say so, on stderr.
+            on_progress=lambda message: click.echo(f"geobot: {message}", err=True),
         )
 
     @contextmanager

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -13,7 +12,6 @@ from bot.cli.context import app_context
 from bot.cli.errors import GeobotGroup
 from bot.cli.options import common_options, country_value, echo_json
 from bot.cli.rendering import credit, echo, format_moment
-from bot.feed_reports import describe_feed_report
 
 if TYPE_CHECKING:
     from index.web.polling import PollReport
@@ -104,6 +102,11 @@ def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> N
 @common_options
 def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Poll every feed once: fetch new entries' pages and ingest them."""
+    # Imported here: the fetcher and the HTML extractors take a while to import, and no
+    # other command needs them.
+    import asyncio
+
+    from bot.feed_reports import describe_feed_report
     from index.web.feed_store import FeedStore
     from index.web.fetch import Fetcher
     from index.web.polling import FeedPoller

@@ -3,7 +3,6 @@ reindex (`check` is in :mod:`bot.cli.maintenance`)."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,8 @@ def ingest(
         if bar is not None:
             bar.close()
         if urls:
+            import asyncio  # here: only an ingest of URLs needs it
+
             report = merge_reports(report, asyncio.run(_ingest_urls(kb, app.config, urls)))
     echo(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "

@@ -1,15 +1,19 @@
-"""The on-disk cache of ONNX exports, so a model is exported (and quantised) once::
+"""The on-disk cache of verified ONNX exports, so a model is exported (and checked) once::
 
     cache_dir/
-        <model-slug>-<key>-fp32/model.onnx   exported graph with weights (+ meta.json)
-        <model-slug>-<key>-int8/model.onnx   dynamically quantised copy of it (+ meta.json)
-        .tmp-*/                              an export in progress (renamed into place when done)
+        <model-slug>-<key>-fp32/     the exported graph, checked against torch
+            model.onnx  tokenizer.json  verified.json  meta.json
+        <model-slug>-<key>-int8/     its dynamically quantised copy, checked the same way
+        .tmp-*/                      an export in progress (renamed into place when done)
 
-``<key>`` hashes the model id, the weights themselves (every tensor of the transformer, ~70 ms
-to hash for MiniLM), the model config, the export settings and :data:`FORMAT_VERSION`, so a
-changed model or a changed export recipe never silently reuses a stale graph. Each entry is
-written into a temporary folder and renamed into place, so a crash never leaves a half-written
-model under a final name.
+``<key>`` hashes :data:`FORMAT_VERSION`, the model id, the export recipe (opset,
+quantisation settings) and the *source signature* of the model's folder: the name, size and
+modification time of every file in it, and the bytes of its small files (configs,
+tokenizer). It is computed from the folder alone, without torch, so a later start finds the
+verified export in a few milliseconds; a changed model file or a changed recipe gives another
+key, so a stale graph is never reused. ``verified.json`` is written last, inside the entry's
+temporary folder, only after the probe check passed; each entry is renamed into place whole,
+so a crash never leaves a half-written model under a final name.
 """
 
 from __future__ import annotations
@@ -19,82 +23,81 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from index.errors import EmbeddingError
 
-if TYPE_CHECKING:
-    import torch
-
-__all__ = ["FORMAT_VERSION", "MODEL_FILE", "cache_key", "publish_entry", "weights_digest"]
+__all__ = [
+    "FORMAT_VERSION",
+    "MODEL_FILE",
+    "TOKENIZER_FILE",
+    "VERIFIED_FILE",
+    "entry_path",
+    "publish_entry",
+    "read_verified",
+    "source_signature",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Bump when the export recipe (graph inputs/outputs, quantisation settings...) changes, so
-#: caches written by older code are ignored rather than loaded.
-FORMAT_VERSION: Final = 1
+#: Bump when the export recipe (graph inputs/outputs, quantisation settings, what
+#: verified.json holds...) changes, so caches written by older code are ignored.
+FORMAT_VERSION: Final = 2
 
 MODEL_FILE: Final = "model.onnx"
+TOKENIZER_FILE: Final = "tokenizer.json"
+VERIFIED_FILE: Final = "verified.json"
 _META_FILE: Final = "meta.json"
 _TMP_PREFIX: Final = ".tmp-"
 # A temporary export folder older than this is a leftover of a crashed process: remove it.
 _STALE_TMP_SECONDS: Final = 3600.0
+# Files up to this size are hashed byte for byte (configs, vocabularies, tokenizer.json);
+# larger ones (the weights) by name, size and modification time, to keep a start fast.
+_HASHED_FILE_BYTES: Final = 4 * 1024 * 1024
+_MAX_SOURCE_FILES: Final = 2000
 
 
-def cache_key(
-    model_id: str,
-    auto_model: torch.nn.Module,
-    weights: str,
-    input_names: list[str],
-    *,
-    opset: int,
-    quantizer: str | None,
-) -> str:
-    """Hex digest naming one cache entry; see the module docstring for what goes in.
-
-    `quantizer` names the int8 quantisation recipe, None for the fp32 graph.
-    """
-    header = {
-        "format": FORMAT_VERSION,
-        "model_id": model_id,
-        "opset": opset,
-        "inputs": input_names,
-        "quantize": quantizer is not None,
-        "quantizer": quantizer,
-        "config": _config_json(auto_model),
-    }
-    text = json.dumps(header, sort_keys=True, default=str) + weights
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _config_json(auto_model: torch.nn.Module) -> str | None:
-    config: Any = getattr(auto_model, "config", None)
-    to_json = getattr(config, "to_json_string", None)
-    return str(to_json(use_diff=False)) if callable(to_json) else None
-
-
-def weights_digest(auto_model: torch.nn.Module) -> str:
-    """SHA-256 of every tensor of the model (names, dtypes, shapes and bytes).
-
-    Hashing the weights themselves rather than their file's size/mtime: the same bytes loaded
-    from anywhere hit the cache, and weights changed in memory (or a file replaced in place with
-    the same size and mtime) never do. ~70 ms for MiniLM's 90 MB.
-    """
-    import torch
-
+def source_signature(folder: Path) -> str:
+    """A digest of the model folder's files, computed without loading the model."""
     digest = hashlib.sha256()
-    with torch.no_grad():
-        for name, tensor in auto_model.state_dict().items():
-            flat = tensor.detach().to("cpu").contiguous().reshape(-1)
-            digest.update(f"{name}|{flat.dtype}|{tuple(tensor.shape)}|".encode())
-            if flat.numel():
-                digest.update(memoryview(flat.view(torch.uint8).numpy()))
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and ".git" not in p.parts)
+    if not files or len(files) > _MAX_SOURCE_FILES:
+        raise EmbeddingError(f"onnx encoder: {folder} does not look like a model folder")
+    for path in files:
+        stat = path.stat()  # follows the hub cache's symlinks to the blobs
+        relative = path.relative_to(folder).as_posix()
+        digest.update(f"{relative}|{stat.st_size}|{stat.st_mtime_ns}|".encode())
+        if stat.st_size <= _HASHED_FILE_BYTES:
+            digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def entry_path(
+    cache_dir: Path, model_id: str, signature: str, recipe: dict[str, Any], family: str
+) -> Path:
+    """The cache folder of one verified export (`family`: "fp32" or "int8")."""
+    header = {"format": FORMAT_VERSION, "model_id": model_id, "recipe": recipe}
+    text = json.dumps(header, sort_keys=True) + signature
+    key = hashlib.sha256(text.encode()).hexdigest()
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model_id).strip("._")[:60] or "model"
+    return cache_dir / f"{slug}-{key[:16]}-{family}"
+
+
+def read_verified(entry: Path) -> dict[str, Any] | None:
+    """The record of a verified export, or None when `entry` holds none (or a damaged one)."""
+    try:
+        record = json.loads((entry / VERIFIED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != FORMAT_VERSION:
+        return None
+    return record
 
 
 def publish_entry(entry: Path, write: Callable[[Path], None]) -> None:
@@ -119,7 +122,7 @@ def publish_entry(entry: Path, write: Callable[[Path], None]) -> None:
         try:
             os.rename(tmp, entry)
         except OSError:
-            if not (entry / MODEL_FILE).is_file():
+            if not (entry / VERIFIED_FILE).is_file():
                 raise
             # Lost a race with another process writing the same entry: keep theirs.
             shutil.rmtree(tmp, ignore_errors=True)
