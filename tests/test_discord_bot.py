@@ -164,7 +164,8 @@ def test_ask_defers_then_answers_with_sources_and_buttons(
         assert deferred.callback_type == 5 and deferred.flags & 64
         shown = await click.next("followup")
         assert "six-week truce" in all_text(shown)
-        assert fake_discord.original_message(click.token)["flags"] & 64
+        original = fake_discord.original_message(click.token)
+        assert original is not None and original["flags"] & 64
 
         # Feedback is stored, one vote per person (a second vote replaces the first).
         up = next(i for i in ids if i.endswith(":up"))
