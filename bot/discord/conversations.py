@@ -59,15 +59,15 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
             allowed_mentions=NO_PINGS,
         )
         return
+    permissions = bot_permissions(message)
+    if permissions is not None and not permissions.embed_links:
+        await message.reply(NO_EMBEDS, allowed_mentions=NO_PINGS)
+        return
     wait = client.cooldowns.remaining(message.author.id)
     if wait:
         await message.reply(
             f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS
         )
-        return
-    permissions = bot_permissions(message)
-    if permissions is not None and not permissions.embed_links:
-        await message.reply(NO_EMBEDS, allowed_mentions=NO_PINGS)
         return
     async with message.channel.typing():
         previous = await client.offload_quick(client.backend.state.conversation, conversation)

@@ -67,7 +67,10 @@ async def tell_privately(interaction: discord.Interaction[Any], message: str) ->
         await response.send_message(message, ephemeral=True, allowed_mentions=NO_PINGS)
         return
     if response.type is discord.InteractionResponseType.deferred_channel_message:
-        original = await interaction.original_response()
-        if original.flags.loading and not original.flags.ephemeral:
-            await interaction.delete_original_response()
+        try:
+            original = await interaction.original_response()
+            if original.flags.loading and not original.flags.ephemeral:
+                await interaction.delete_original_response()
+        except discord.HTTPException:
+            log.warning("could not remove the public placeholder before an error message")
     await interaction.followup.send(message, ephemeral=True, allowed_mentions=NO_PINGS)
