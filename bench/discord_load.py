@@ -1,6 +1,6 @@
 """50 `/ask` interactions at once against the fake Discord, on the dev corpus.
 
-    .venv/bin/python bench/discord_load.py [--concurrent 50]
+    .venv/bin/python bench/discord_load.py [--concurrent 50] [--probes 20] [--subset Q]
 
 The real bot (real model, real knowledge base of the RealTimeQA dev corpus built by
 bench/build_corpus.py) runs on the real discord.py client against the local fake Discord
@@ -78,11 +78,20 @@ async def probe_quick_paths(
     return clicks, completions, waiting
 
 
-async def main_async(concurrent: int, data: Path, probes: int) -> None:
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+async def main_async(concurrent: int, data: Path, probes: int, subset: int | None) -> None:
     dataset = load_dataset(require_dev_dir(data))
+    if subset is not None:
+        # A smaller corpus to embed, for a busy machine: the first questions and their
+        # articles, the questions asked again in turn to make up `concurrent`.
+        dataset = dataset.subset(subset)
     embedder = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
     kb = open_corpus(dataset, BotConfig(), embedder, CACHE)
-    questions = [q.sentence for q in dataset.questions][:concurrent]
+    asked = [q.sentence for q in dataset.questions]
+    questions = [asked[i % len(asked)] for i in range(concurrent)]
     fake = FakeDiscord().start()
     try:
         config = BotConfig(
@@ -97,7 +106,9 @@ async def main_async(concurrent: int, data: Path, probes: int) -> None:
             return Backend(AnswerService(kb, config.answers), state)
 
         client = GeobotClient(config, backend)
+        progress("corpus open; starting the bot")
         async with run_client(client, fake, ready_timeout=30):
+            progress("bot ready; asking the first question")
             stop = asyncio.Event()
             worst = [0.0]
             monitor = asyncio.create_task(lag_monitor(stop, worst))
@@ -108,6 +119,7 @@ async def main_async(concurrent: int, data: Path, probes: int) -> None:
             earlier = await fake.send_command("ask", {"question": questions[0]})
             earlier_answer = await earlier.next("followup", timeout=120)
             followups = fake.stream(lambda a: a.kind == "followup")
+            progress(f"sending {concurrent} /ask at once")
             started = time.perf_counter()
             handles = await asyncio.gather(
                 *(
@@ -135,6 +147,7 @@ async def main_async(concurrent: int, data: Path, probes: int) -> None:
                 return callback.at - started, final.at - started
 
             results = await asyncio.gather(*(outcome(h) for h in handles))
+            progress("all /ask done")
             clicks, completions, waiting = await probing
             stop.set()
             await monitor
@@ -169,8 +182,15 @@ def main() -> None:
     parser.add_argument(
         "--probes", type=int, default=20, help="button clicks and autocompletes during the rush"
     )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="only the first Q questions and their articles (a smaller corpus to embed)",
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.concurrent, args.data, args.probes))
+    asyncio.run(main_async(args.concurrent, args.data, args.probes, args.subset))
 
 
 if __name__ == "__main__":

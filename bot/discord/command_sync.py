@@ -9,6 +9,7 @@ commands were changed or deleted by hand in the developer portal).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -47,10 +48,10 @@ async def sync_commands(
     scope = f"guild:{guild_id}" if guild_id else "global"
     key = f"commands_synced:{client.application_id}:{scope}"
     digest = commands_digest(tree, guild)
-    if not force and state.get_value(key) == digest:
+    if not force and await asyncio.to_thread(state.get_value, key) == digest:
         log.info("commands unchanged since the last sync (%s); not syncing", scope)
         return False
     synced = await tree.sync(guild=guild)
-    state.set_value(key, digest)
+    await asyncio.to_thread(state.set_value, key, digest)
     log.info("synced %d commands (%s)", len(synced), scope)
     return True
