@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from corpus import news_article
 from fake_discord import fixtures
 from fake_discord.client import run_client
+from fake_discord.records import wait_until
 from fake_discord.server import FakeDiscord
 from test_discord_bot import custom_ids, make_backend, make_config, run_bot
 
@@ -26,6 +27,7 @@ from bot.cli import cli
 from bot.config import BotConfig
 from bot.discord import Backend, GeobotClient
 from bot.discord.buttons import SourcesPageButton
+from bot.discord.choices import ArticleTitle, ChoiceCache, ChoiceSnapshot
 from bot.discord.cooldowns import Cooldowns
 
 fake_discord = fixtures.fake_discord
@@ -364,3 +366,35 @@ def test_a_refused_intent_is_one_clear_line(
     )
     assert result.exit_code == 1
     assert "message_content = false" in result.output and "Traceback" not in result.output
+
+
+def test_stale_choices_are_reloaded_in_the_background() -> None:
+    """Changes made by another process (e.g. `geobot ingest`) reach autocomplete once the
+    snapshot is older than its age limit; a read never waits for the load."""
+    now = [0.0]
+    titles = [["Old title"]]
+    loads: list[int] = []
+
+    async def load() -> ChoiceSnapshot:
+        loads.append(1)
+        articles = tuple(ArticleTitle(i, t, None) for i, t in enumerate(titles[0]))
+        return ChoiceSnapshot(
+            articles=articles, folded_titles=tuple(a.title.casefold() for a in articles)
+        )
+
+    async def main() -> None:
+        cache = ChoiceCache(load, max_age_seconds=60.0, clock=lambda: now[0])
+        await cache.refresh()
+        titles[0] = ["Old title", "New title"]
+        now[0] = 30.0
+        assert [a.title for a in cache.articles("title")] == ["Old title"]
+        await asyncio.sleep(0)
+        assert len(loads) == 1  # fresh enough: not reloaded
+        now[0] = 61.0
+        assert [a.title for a in cache.articles("title")] == ["Old title"]  # no waiting
+        await wait_until(lambda: len(loads) == 2, timeout=5, what="a background reload")
+        await asyncio.sleep(0)
+        assert [a.title for a in cache.articles("new")] == ["New title"]
+        await cache.close()
+
+    asyncio.run(main())
