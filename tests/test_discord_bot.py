@@ -91,7 +91,8 @@ def run_bot(
 ) -> None:
     async def main() -> None:
         client = GeobotClient(config, lambda: make_backend(config, answers))
-        async with run_client(client, fake):
+        # A generous start: on a loaded machine, building the corpus alone can take 10 s.
+        async with run_client(client, fake, ready_timeout=30):
             await body(client)
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))

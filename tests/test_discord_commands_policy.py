@@ -106,7 +106,7 @@ def test_autocomplete_with_30_candidates_offers_25(
 
     async def main() -> None:
         client = GeobotClient(config, backend)
-        async with run_client(client, fake_discord):
+        async with run_client(client, fake_discord, ready_timeout=30):
             typed = await fake_discord.send_autocomplete(
                 "summary", {"article": "chip export story"}, focused="article"
             )
@@ -266,8 +266,8 @@ def test_the_pager_is_disabled_when_it_times_out(
     async def body(client: GeobotClient) -> None:
         listing = await fake_discord.send_command("sources", {})
         page1 = await listing.next("followup")
-        assert buttons_disabled(fake_discord.messages[str(page1.message_id)]) == [True, False]
-        edited = await listing.next("followup_edit", "original_edit")
+        assert buttons_disabled(page1.body) == [True, False]  # as sent
+        edited = await listing.next("followup_edit", "original_edit", timeout=30)
         assert edited.message is not None and buttons_disabled(edited.message) == [True, True]
         assert "page 1/3" in edited.message["embeds"][0]["title"]  # the list stays
 
@@ -281,12 +281,12 @@ def test_a_click_on_a_pager_that_expired_while_the_bot_was_down_disables_it(
 
     async def main() -> None:
         client = GeobotClient(config, lambda: make_backend(config))
-        async with run_client(client, fake_discord):
+        async with run_client(client, fake_discord, ready_timeout=30):
             listing = await fake_discord.send_command("sources", {})
             page1 = await listing.next("followup")
         monkeypatch.setattr(SourcesPageButton, "lifetime_seconds", 0.0)
         restarted = GeobotClient(config, lambda: make_backend(config))
-        async with run_client(restarted, fake_discord):
+        async with run_client(restarted, fake_discord, ready_timeout=30):
             click = await fake_discord.send_component(page1.message_id, next_button(page1))
             updated = await click.next("callback")
             assert updated.callback_type == 7
@@ -309,7 +309,7 @@ def test_commands_sync_again_only_when_they_change_or_when_forced(
     syncs = fake_discord.stream(lambda a: a.kind == "commands_sync")
 
     async def start(client: GeobotClient) -> None:
-        async with run_client(client, fake_discord):
+        async with run_client(client, fake_discord, ready_timeout=30):
             handle = await fake_discord.send_command("help", {})
             await handle.next("followup")
 

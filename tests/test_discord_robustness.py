@@ -125,11 +125,11 @@ def test_buttons_pager_and_threads_work_after_a_restart(
 
     async def main() -> None:
         client = GeobotClient(config, lambda: make_backend(config))
-        async with run_client(client, fake_discord):
+        async with run_client(client, fake_discord, ready_timeout=30):
             seen = await first_run(client)
         assert len(syncs.actions) == 1
         restarted = GeobotClient(config, lambda: make_backend(config))
-        async with run_client(restarted, fake_discord):
+        async with run_client(restarted, fake_discord, ready_timeout=30):
             shown = await fake_discord.send_component(seen["answer"], seen["passages"])
             assert "six-week truce" in all_text(await shown.next("followup"))
             vote = await fake_discord.send_component(seen["answer"], seen["down"])
@@ -290,6 +290,11 @@ def test_without_the_message_content_intent_mentions_dms_and_replies_still_work(
             )
             reply = await named.next("message")
             assert "gallium" in all_text(reply) or "firm response" in all_text(reply)
+            answered = {
+                str(a.body.get("message_reference", {}).get("message_id"))
+                for a in fake.stream(lambda a: a.kind == "message").actions
+            }
+            assert blank.message["id"] not in answered
             # A reply that pings the bot is read too; so is a DM.
             replied = await fake.send_message(
                 "And the Netherlands?", channel=answer.channel_id, reply_to=reply.message_id
@@ -315,7 +320,7 @@ def test_the_intent_refused_by_discord_stops_the_bot_with_a_clear_error(
         async def main() -> None:
             client = GeobotClient(config, lambda: make_backend(config))
             with pytest.raises(discord.PrivilegedIntentsRequired):
-                async with run_client(client, fake):
+                async with run_client(client, fake, ready_timeout=30):
                     pass
 
         asyncio.run(asyncio.wait_for(main(), timeout=60))
