@@ -1,12 +1,17 @@
 """50 `/ask` interactions at once against the fake Discord, on the dev corpus.
 
-    .venv/bin/python bench/discord_load.py [--concurrent 50]
+    .venv/bin/python bench/discord_load.py [--concurrent 50] [--probes 20] [--subset Q]
 
 The real bot (real model, real knowledge base of the RealTimeQA dev corpus built by
 bench/build_corpus.py) runs on the real discord.py client against the local fake Discord
 of the tests. All interactions are delivered at once. Reports the share answered, the
 slowest first response (Discord allows 3 s), p50 and p95 time to the final answer, and the
 worst event-loop lag a 10 ms ticker saw while it ran.
+
+While those answers saturate the answer workers, it also clicks a feedback button under
+an earlier answer and asks for an autocomplete, every 0.25 s (--probes of each), and
+reports the slowest first response of each (target < 1 s): quick interactions must never
+queue behind answers.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from _common import CACHE, DEV_DIR, REPO, percentile, require_dev_dir
 
@@ -41,11 +48,50 @@ async def lag_monitor(stop: asyncio.Event, worst: list[float]) -> None:
         worst[0] = max(worst[0], time.perf_counter() - started - 0.01)
 
 
-async def main_async(concurrent: int, data: Path) -> None:
+async def probe_quick_paths(
+    fake: FakeDiscord,
+    answer: Any,
+    probes: int,
+    unanswered: Callable[[], int],
+) -> tuple[list[float], list[float], list[int]]:
+    """Click "Helpful" under `answer` and ask for an outlet autocomplete, `probes` times
+    each, 0.25 s apart; the seconds to each first response, and the /ask still
+    unanswered at each probe (the saturation they met)."""
+    helpful = next(
+        c["custom_id"]
+        for row in answer.components
+        for c in row["components"]
+        if c.get("custom_id", "").endswith(":up")
+    )
+    clicks: list[float] = []
+    completions: list[float] = []
+    waiting: list[int] = []
+    for _ in range(probes):
+        waiting.append(unanswered())
+        sent = time.monotonic()
+        click = await fake.send_component(answer.message_id, helpful)
+        clicks.append((await click.next("callback", timeout=60)).at - sent)
+        sent = time.monotonic()
+        typed = await fake.send_autocomplete("ask", {"question": "x", "outlet": "Re"}, "outlet")
+        completions.append((await typed.next("callback", timeout=60)).at - sent)
+        await asyncio.sleep(0.25)
+    return clicks, completions, waiting
+
+
+def progress(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+async def main_async(concurrent: int, data: Path, probes: int, subset: int | None) -> None:
     dataset = load_dataset(require_dev_dir(data))
+    if subset is not None:
+        # A smaller corpus to embed, for a busy machine: the first questions and their
+        # articles, the questions asked again in turn to make up `concurrent`.
+        dataset = dataset.subset(subset)
     embedder = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
     kb = open_corpus(dataset, BotConfig(), embedder, CACHE)
-    questions = [q.sentence for q in dataset.questions][:concurrent]
+    asked = [q.sentence for q in dataset.questions]
+    questions = [asked[i % len(asked)] for i in range(concurrent)]
     fake = FakeDiscord().start()
     try:
         config = BotConfig(
@@ -60,13 +106,20 @@ async def main_async(concurrent: int, data: Path) -> None:
             return Backend(AnswerService(kb, config.answers), state)
 
         client = GeobotClient(config, backend)
+        progress("corpus open; starting the bot")
         async with run_client(client, fake, ready_timeout=30):
+            progress("bot ready; asking the first question")
             stop = asyncio.Event()
             worst = [0.0]
             monitor = asyncio.create_task(lag_monitor(stop, worst))
             users = [
                 fake.add_member(fake.guild, fake.add_user(f"user{i}")) for i in range(concurrent)
             ]
+            # An answer with buttons to click while the rush is on.
+            earlier = await fake.send_command("ask", {"question": questions[0]})
+            earlier_answer = await earlier.next("followup", timeout=120)
+            followups = fake.stream(lambda a: a.kind == "followup")
+            progress(f"sending {concurrent} /ask at once")
             started = time.perf_counter()
             handles = await asyncio.gather(
                 *(
@@ -75,6 +128,15 @@ async def main_async(concurrent: int, data: Path) -> None:
                 )
             )
             sent = time.perf_counter()
+            tokens = {h.token for h in handles}
+            probing = asyncio.create_task(
+                probe_quick_paths(
+                    fake,
+                    earlier_answer,
+                    probes,
+                    lambda: concurrent - sum(1 for a in followups.actions if a.token in tokens),
+                )
+            )
 
             async def outcome(handle: object) -> tuple[float, float] | None:
                 try:
@@ -85,6 +147,8 @@ async def main_async(concurrent: int, data: Path) -> None:
                 return callback.at - started, final.at - started
 
             results = await asyncio.gather(*(outcome(h) for h in handles))
+            progress("all /ask done")
+            clicks, completions, waiting = await probing
             stop.set()
             await monitor
         answered = [r for r in results if r is not None]
@@ -96,6 +160,11 @@ async def main_async(concurrent: int, data: Path) -> None:
         print(
             f"time to final answer: p50 {percentile(final, 50):.2f} s, "
             f"p95 {percentile(final, 95):.2f} s, max {max(final):.2f} s"
+        )
+        print(
+            f"meanwhile ({min(waiting)} to {max(waiting)} /ask still unanswered): slowest "
+            f"first response of a button click {max(clicks):.3f} s, of an autocomplete "
+            f"{max(completions):.3f} s over {probes} each (target < 1 s)"
         )
         print(f"worst event-loop lag: {worst[0] * 1000:.1f} ms")
         print(f"rule breaches recorded by the fake: {len(fake.breaches)}")
@@ -110,8 +179,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrent", type=int, default=50)
     parser.add_argument("--data", type=Path, default=DEV_DIR)
+    parser.add_argument(
+        "--probes", type=int, default=20, help="button clicks and autocompletes during the rush"
+    )
+    parser.add_argument(
+        "--subset",
+        type=int,
+        default=None,
+        metavar="Q",
+        help="only the first Q questions and their articles (a smaller corpus to embed)",
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.concurrent, args.data))
+    asyncio.run(main_async(args.concurrent, args.data, args.probes, args.subset))
 
 
 if __name__ == "__main__":

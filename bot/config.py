@@ -138,6 +138,12 @@ class DiscordConfig(ConfigSection):
     workers: int = Field(
         default=4, ge=1, le=64, description="threads answering questions off the event loop"
     )
+    message_content: bool = Field(
+        default=True,
+        description="request Discord's privileged Message Content intent (enable it in the "
+        "developer portal too), so that follow-ups written in the bot's threads are read "
+        "without a mention; off: mentions, DMs and replies that ping the bot still work",
+    )
     sources_page_size: int = Field(default=10, ge=1, le=25)
     guild_ready_timeout: float = Field(default=2.0, ge=0.0)
     poll_feeds: bool = Field(

@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     created_at TEXT NOT NULL,
     PRIMARY KEY (answer_id, user_id)
 );
+CREATE TABLE IF NOT EXISTS bot_values (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -159,6 +160,20 @@ class BotState:
                 "SELECT 1 FROM answers WHERE conversation=? LIMIT 1", (conversation,)
             ).fetchone()
         return row is not None
+
+    def get_value(self, key: str) -> str | None:
+        """A small named value the bot keeps (e.g. the hash of the commands last synced)."""
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM bot_values WHERE key=?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_value(self, key: str, value: str) -> None:
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO bot_values(key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                (key, value),
+            )
 
     def record_feedback(self, answer_id: int, user_id: int, helpful: bool) -> None:
         """One vote per person and answer; voting again replaces the vote."""

@@ -479,6 +479,10 @@ class KnowledgeBase:
     def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
         return self.store.find_articles(text, limit=limit)
 
+    def article_titles(self) -> list[tuple[int, str, datetime | None]]:
+        """Every article's id, title and date, newest first (no text)."""
+        return self.store.article_titles()
+
     def list_articles(self, *, limit: int | None = None, offset: int = 0) -> list[Article]:
         return self.store.list_articles(limit=limit, offset=offset)
 

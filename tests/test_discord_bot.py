@@ -91,7 +91,8 @@ def run_bot(
 ) -> None:
     async def main() -> None:
         client = GeobotClient(config, lambda: make_backend(config, answers))
-        async with run_client(client, fake):
+        # A generous start: on a loaded machine, building the corpus alone can take 10 s.
+        async with run_client(client, fake, ready_timeout=30):
             await body(client)
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
@@ -160,15 +161,18 @@ def test_ask_defers_then_answers_with_sources_and_buttons(
         # "Show passages" goes to the asker alone.
         passages_id = next(i for i in ids if i.startswith("passages:"))
         click = await fake_discord.send_component(followup.message_id, passages_id)
-        shown = await click.next("callback")
-        assert shown.callback_type == 4 and shown.flags & 64
+        deferred = await click.next("callback")  # deferred first, in private
+        assert deferred.callback_type == 5 and deferred.flags & 64
+        shown = await click.next("followup")
         assert "six-week truce" in all_text(shown)
+        original = fake_discord.original_message(click.token)
+        assert original is not None and original["flags"] & 64
 
         # Feedback is stored, one vote per person (a second vote replaces the first).
         up = next(i for i in ids if i.endswith(":up"))
         down = next(i for i in ids if i.endswith(":down"))
-        await (await fake_discord.send_component(followup.message_id, up)).next("callback")
-        await (await fake_discord.send_component(followup.message_id, down)).next("callback")
+        await (await fake_discord.send_component(followup.message_id, up)).next("followup")
+        await (await fake_discord.send_component(followup.message_id, down)).next("followup")
         votes = await client.offload(client.backend.state.feedback)
         assert [(v.helpful, v.user_id) for v in votes] == [
             (False, int(fake_discord.member["user"]["id"]))
@@ -253,8 +257,9 @@ def test_search_sources_paging_and_help(fake_discord: FakeDiscord, tmp_path: Pat
         ]
         next_id = buttons[0]["custom_id"]
         click = await fake_discord.send_component(page1.message_id, next_id)
-        page2 = await click.next("callback")
-        assert page2.callback_type == 7 and "page 2/3" in page2.embeds[0]["title"]
+        assert (await click.next("callback")).callback_type == 6  # deferred update first
+        page2 = await click.next("original_edit")
+        assert "page 2/3" in page2.embeds[0]["title"]
 
         helped = await fake_discord.send_command("help", {})
         shown = await helped.next("followup")

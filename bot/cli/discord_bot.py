@@ -17,10 +17,19 @@ __all__ = ["feedback", "run_bot"]
 
 
 @click.command(name="bot")
+@click.option(
+    "--sync",
+    "force_sync",
+    is_flag=True,
+    help="Sync the slash commands with Discord even if they did not change since the "
+    "last sync (by default they are synced only when they changed).",
+)
 @common_options
-def run_bot(config_path: Path | None, data_dir: Path | None) -> None:
+def run_bot(force_sync: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Run the Discord bot (its token comes from the DISCORD_TOKEN environment variable)."""
     import os
+
+    import discord
 
     from bot.discord.runner import run
 
@@ -31,7 +40,14 @@ def run_bot(config_path: Path | None, data_dir: Path | None) -> None:
             "portal as DISCORD_TOKEN (it is never read from a file)"
         )
     app = app_context(config_path, data_dir)
-    run(app.config, app.embedder, token)
+    try:
+        run(app.config, app.embedder, token, force_sync=force_sync)
+    except discord.PrivilegedIntentsRequired:
+        raise click.ClickException(
+            "Discord refused the Message Content intent: enable it for the bot in the "
+            "developer portal (Bot > Privileged Gateway Intents), or set "
+            "[discord] message_content = false"
+        ) from None
 
 
 @click.command()

@@ -1,6 +1,8 @@
 """The Discord front end.
 
-- `app`: the client (`GeobotClient`, `build_client`): lifecycle, thread pool, feed poller
+- `app`: the client (`GeobotClient`, `build_client`): lifecycle, the answer pool and the
+  quick pool, feed poller; `choices`: what autocomplete offers, kept in memory;
+  `command_sync`: syncing the commands only when they changed
 - `commands/`: the slash commands, one module per group: `answering` (/ask /summary
   /search /sources /help), `library` (/ingest /remove /stats), `feeds` (/feeds ...)
 - `buttons`: the buttons under answers and /sources; `conversations`: mentions, DMs and

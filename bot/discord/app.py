@@ -1,7 +1,9 @@
 """The Discord client: what runs while the bot is up.
 
 `GeobotClient` loads the answer service once (`setup_hook`), runs all blocking work in a
-thread pool (`offload`) so the gateway heartbeat is never starved, answers mentions, DMs
+thread pool (`offload`) so the gateway heartbeat is never starved, and the small quick
+work of buttons and pages in a pool of its own (`offload_quick`) so that it never queues
+behind answers; autocomplete reads an in-memory cache (`choices`). It answers mentions, DMs
 and thread follow-ups (`bot.discord.conversations`), and closes everything in order. Its
 command tree (`bot.discord.tree`) carries the slash commands (`bot.discord.commands`),
 and it registers the persistent answer buttons (`bot.discord.buttons`).
@@ -30,7 +32,9 @@ from bot.answers.models import Answer
 from bot.config import BotConfig
 from bot.discord import render
 from bot.discord.backend import Backend
-from bot.discord.buttons import FeedbackButton, PassagesButton, answer_view
+from bot.discord.buttons import FeedbackButton, PassagesButton, SourcesPageButton, answer_view
+from bot.discord.choices import ChoiceCache, ChoiceSnapshot, load_choices
+from bot.discord.command_sync import sync_commands
 from bot.discord.commands import register_commands
 from bot.discord.conversations import answer_message
 from bot.discord.cooldowns import Cooldowns
@@ -63,10 +67,12 @@ class GeobotClient(discord.Client):
         backend_factory: Callable[[], Backend],
         *,
         sync_commands: bool = True,
+        force_sync: bool = False,
     ) -> None:
         intents = discord.Intents.default()
-        # Needed to read follow-ups in threads; mentions and DMs carry content anyway.
-        intents.message_content = True
+        # Needed to read follow-ups in threads without a mention; mentions, DMs and
+        # replies that ping the bot carry their content anyway.
+        intents.message_content = config.discord.message_content
         super().__init__(
             intents=intents,
             allowed_mentions=NO_PINGS,
@@ -80,8 +86,14 @@ class GeobotClient(discord.Client):
         self._executor = ThreadPoolExecutor(
             max_workers=self.settings.workers, thread_name_prefix="geobot-answer"
         )
+        # Buttons, pages and the bot's records: tiny SQLite work that must not wait for
+        # an answer worker (Discord wants a first response within 3 s).
+        self._quick_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="geobot-quick")
+        self.choices = ChoiceCache(self._load_choices)
+        self._later: set[asyncio.Task[None]] = set()
         self.cooldowns = Cooldowns(self.settings.cooldown_seconds)
         self._sync_commands = sync_commands
+        self._force_sync = force_sync
         # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
         self._feeds: FeedStore | None = None
         self._fetcher: Fetcher | None = None
@@ -130,23 +142,27 @@ class GeobotClient(discord.Client):
         )
         if self.settings.poll_feeds:
             self._poll_task = asyncio.create_task(self._poll_forever(), name="geobot-feed-poller")
-        self.add_dynamic_items(PassagesButton, FeedbackButton)
-        if not self._sync_commands:
-            return
-        guild_id = self.settings.dev_guild_id
-        if guild_id:
-            guild = discord.Object(id=guild_id)
-            self.tree.copy_global_to(guild=guild)
-            synced = await self.tree.sync(guild=guild)
-            log.info("synced %d commands to guild %s", len(synced), guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d commands globally", len(synced))
+        await self.choices.refresh()
+        self.add_dynamic_items(PassagesButton, FeedbackButton, SourcesPageButton)
+        if self._sync_commands:
+            await sync_commands(
+                self,
+                self.tree,
+                self._backend.state,
+                guild_id=self.settings.dev_guild_id,
+                force=self._force_sync,
+            )
+
+    async def _load_choices(self) -> ChoiceSnapshot:
+        return await self.offload_quick(load_choices, self.backend.kb, self.feeds)
 
     async def close(self) -> None:
         # Polls stop first: a cancelled poll lets a running ingest finish (a thread cannot
         # be stopped), and the knowledge base is closed only once every poll has ended.
         self._stopping = True
+        for task in self._later:
+            task.cancel()
+        await self.choices.close()
         polls: set[asyncio.Future[Any]] = set(self._polls)
         if self._poll_task is not None:
             polls.add(self._poll_task)
@@ -165,6 +181,7 @@ class GeobotClient(discord.Client):
         # Queued answers are dropped, running ones finish: closing the knowledge base under
         # a running answer would pull its SQLite connection from under it.
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._quick_executor.shutdown, wait=True, cancel_futures=True)
         backend, self._backend = self._backend, None
         if backend is not None:
             await asyncio.to_thread(backend.close)
@@ -175,6 +192,28 @@ class GeobotClient(discord.Client):
         return await loop.run_in_executor(
             self._executor, functools.partial(function, *args, **kwargs)
         )
+
+    async def offload_quick(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run small blocking work (a page of the list, a vote, a stored answer) in the
+        quick pool, which answers never occupy."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._quick_executor, functools.partial(function, *args, **kwargs)
+        )
+
+    def run_later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` in `delay` seconds, unless the bot closes first; errors are logged."""
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            try:
+                await action()
+            except Exception:
+                log.exception("a delayed action failed")
+
+        task = asyncio.create_task(later())
+        self._later.add(task)
+        task.add_done_callback(self._later.discard)
 
     # -- feeds -------------------------------------------------------------------------
 
@@ -190,9 +229,12 @@ class GeobotClient(discord.Client):
             run = asyncio.ensure_future(self._poller.poll(feeds))
             self._polls.add(run)
             try:
-                return await run
+                report = await run
             finally:
                 self._polls.discard(run)
+            if report.new:
+                await self.choices.refresh_quietly()
+            return report
 
     async def poll_due_feeds(self) -> PollReport:
         """One pass over the feeds whose time has come."""
@@ -272,10 +314,10 @@ class GeobotClient(discord.Client):
     async def sources_page(self, page: int) -> tuple[discord.Embed, int]:
         size = self.settings.sources_page_size
         kb = self.backend.kb
-        total = await self.offload(kb.article_count)
+        total = await self.offload_quick(kb.article_count)
         pages = max(1, -(-total // size))
         page = min(max(page, 1), pages)
-        articles = await self.offload(kb.list_articles, limit=size, offset=(page - 1) * size)
+        articles = await self.offload_quick(kb.list_articles, limit=size, offset=(page - 1) * size)
         embed = render.render_sources_page(articles, page=page, pages=pages, total=total)
         return embed, pages
 
@@ -290,7 +332,7 @@ class GeobotClient(discord.Client):
         conversation: str | None,
     ) -> discord.Message | None:
         state = self.backend.state
-        answer_id = await self.offload(
+        answer_id = await self.offload_quick(
             state.record_answer,
             answer,
             user_id=user_id,
@@ -304,7 +346,7 @@ class GeobotClient(discord.Client):
             allowed_mentions=NO_PINGS,
         )
         if message is not None:
-            await self.offload(state.attach_message, answer_id, message.id, conversation)
+            await self.offload_quick(state.attach_message, answer_id, message.id, conversation)
         return message
 
     # -- mentions, DMs, replies and threads -----------------------------------------------
@@ -322,7 +364,10 @@ def log_feed_report(report: FeedReport) -> None:
         log.info("feed poll: %s", text)
 
 
-def build_client(config: BotConfig, backend_factory: Callable[[], Backend]) -> GeobotClient:
+def build_client(
+    config: BotConfig, backend_factory: Callable[[], Backend], *, force_sync: bool = False
+) -> GeobotClient:
     """The bot with every slash command and button, answering with what
-    `backend_factory` builds (once, in `setup_hook`)."""
-    return GeobotClient(config, backend_factory)
+    `backend_factory` builds (once, in `setup_hook`); `force_sync` syncs the commands
+    even when they did not change since the last sync."""
+    return GeobotClient(config, backend_factory, force_sync=force_sync)

@@ -17,6 +17,7 @@ import discord
 from bot.answers.models import Answer
 from bot.config import BotConfig, DiscordConfig
 from bot.discord.backend import Backend
+from bot.discord.choices import ChoiceCache
 from bot.discord.cooldowns import Cooldowns
 from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
@@ -33,6 +34,7 @@ class ClientAPI(Protocol):
     config: BotConfig
     settings: DiscordConfig
     cooldowns: Cooldowns
+    choices: ChoiceCache
 
     @property
     def user(self) -> discord.ClientUser | None:
@@ -56,6 +58,12 @@ class ClientAPI(Protocol):
 
     async def offload(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (retrieval, answering, SQLite) in the answer thread pool."""
+
+    async def offload_quick(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run small blocking work in the quick pool, which answers never occupy."""
+
+    def run_later(self, delay: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run `action` in `delay` seconds, unless the bot closes first."""
 
     async def poll_feeds(self, feeds: list[Feed] | None = None) -> PollReport:
         """One poll pass over `feeds` (default: every feed), one pass at a time."""

@@ -4,11 +4,20 @@ A mention in a channel starts a conversation: by default (`discord.follow_ups =
 "thread"`) the answer opens a thread, where every message is a follow-up; otherwise the
 answer is an inline reply, and replying to it follows up. In a DM every message is a
 question. A follow-up is answered with the conversation's earlier answers as context.
+
+The typing indicator goes up before any work, and the conversation's records are read in
+the client's quick pool, so a question is acknowledged at once even while every answer
+worker is busy. Without the permission to open threads the answer is an inline reply; a
+channel where the bot may not embed gets a line saying so instead of an answer nobody
+would see. Without the Message Content intent (`discord.message_content = false`),
+Discord blanks messages that do not mention the bot: in a thread, only those that do are
+answered.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
@@ -21,7 +30,14 @@ from bot.discord.text import NO_PINGS
 
 __all__ = ["answer_message", "conversation_for"]
 
+log = logging.getLogger(__name__)
+
 MENTION = re.compile(r"<@!?(\d+)>")
+
+NO_EMBEDS = (
+    "I need the Embed Links permission in this channel to show answers with their "
+    "sources; ask a server admin, or use `/ask`."
+)
 
 
 async def answer_message(client: ClientAPI, message: discord.Message) -> None:
@@ -34,11 +50,18 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
         return
     if not client.channel_allowed(message.channel):
         return
+    direct = isinstance(message.channel, discord.DMChannel) or client.user in message.mentions
     if not question:
+        if not direct:
+            return  # nothing to read: blanked without the Message Content intent, or empty
         await message.reply(
             "Ask me a question about the news, e.g. `@geobot what did NATO decide this week?`",
             allowed_mentions=NO_PINGS,
         )
+        return
+    permissions = bot_permissions(message)
+    if permissions is not None and not permissions.embed_links:
+        await message.reply(NO_EMBEDS, allowed_mentions=NO_PINGS)
         return
     wait = client.cooldowns.remaining(message.author.id)
     if wait:
@@ -46,9 +69,9 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
             f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS
         )
         return
-    previous = await client.offload(client.backend.state.conversation, conversation)
-    context, window, shown = follow_up_context(question, [p.answer for p in previous])
     async with message.channel.typing():
+        previous = await client.offload_quick(client.backend.state.conversation, conversation)
+        context, window, shown = follow_up_context(question, [p.answer for p in previous])
         answer = await client.offload(
             client.backend.service.ask,
             question,
@@ -57,16 +80,26 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
             already_shown=shown,
         )
     target: discord.abc.Messageable = message.channel
+    thread = None
     if (
         client.settings.follow_ups == "thread"
         and conversation.startswith("new:")
         and isinstance(message.channel, discord.TextChannel)
+        and (
+            permissions is None
+            or (permissions.create_public_threads and permissions.send_messages_in_threads)
+        )
     ):
         # A question in a channel opens a thread; follow-ups there keep the context.
-        thread = await message.create_thread(name=messages.thread_name(question))
+        try:
+            thread = await message.create_thread(name=messages.thread_name(question))
+        except discord.Forbidden:
+            log.info("no permission to open a thread in %s; answering inline", message.channel)
+    send: Callable[..., Awaitable[discord.Message | None]]
+    if thread is not None:
         conversation = f"thread:{thread.id}"
         target = thread
-        send: Callable[..., Awaitable[discord.Message | None]] = target.send
+        send = thread.send
     else:
         if conversation.startswith("new:"):
             conversation = f"message:{message.id}"
@@ -81,6 +114,17 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
     )
 
 
+def bot_permissions(message: discord.Message) -> discord.Permissions | None:
+    """The bot's permissions where `message` was written (None in a DM: everything)."""
+    guild = message.guild
+    if guild is None or guild.me is None or isinstance(message.channel, discord.DMChannel):
+        return None
+    channel = message.channel
+    if not isinstance(channel, discord.abc.GuildChannel | discord.Thread):
+        return None
+    return channel.permissions_for(guild.me)
+
+
 async def conversation_for(client: ClientAPI, message: discord.Message) -> tuple[str | None, str]:
     """Which conversation a message continues (or "new:..."), or None to ignore it."""
     me = client.user
@@ -92,11 +136,13 @@ async def conversation_for(client: ClientAPI, message: discord.Message) -> tuple
         return f"dm:{message.channel.id}", text
     if isinstance(message.channel, discord.Thread):
         key = f"thread:{message.channel.id}"
-        if await client.offload(client.backend.state.has_conversation, key):
+        if await client.offload_quick(client.backend.state.has_conversation, key):
             return key, text
     reference = message.reference
     if reference is not None and reference.message_id is not None:
-        stored = await client.offload(client.backend.state.answer_for_message, reference.message_id)
+        stored = await client.offload_quick(
+            client.backend.state.answer_for_message, reference.message_id
+        )
         if stored is not None and stored.conversation:
             return stored.conversation, text
     if me in message.mentions:

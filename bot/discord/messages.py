@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 
+from bot.discord.choices import ArticleTitle
 from bot.discord.text import collapse, format_day, neutralize_mentions, one_line, outlet_credit
 from bot.feed_reports import describe_feed_report
 from index import Article, IngestReport, StoreStats
@@ -37,7 +38,7 @@ def thread_name(question: str) -> str:
     return _clip(neutralize_mentions(collapse(question)) or "Question", 100)
 
 
-def choice_name(article: Article) -> str:
+def choice_name(article: Article | ArticleTitle) -> str:
     """An autocomplete choice (1 to 100 characters): date and title."""
     return _clip(f"{format_day(article.published)} · {collapse(article.title)}", 100)
 

@@ -56,6 +56,8 @@ async def serve(client: GeobotClient, token: str) -> None:
             await asyncio.gather(runner, return_exceptions=True)
 
 
-def run(config: BotConfig, embedder: Callable[[], Embedder], token: str) -> None:
-    client = build_client(config, backend_factory(config, embedder))
+def run(
+    config: BotConfig, embedder: Callable[[], Embedder], token: str, *, force_sync: bool = False
+) -> None:
+    client = build_client(config, backend_factory(config, embedder), force_sync=force_sync)
     asyncio.run(serve(client, token))

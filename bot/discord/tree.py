@@ -16,6 +16,10 @@ __all__ = ["GeobotTree"]
 class GeobotTree(app_commands.CommandTree[discord.Client]):
     async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
         if not client_of(interaction).channel_allowed(interaction.channel):
+            if interaction.type is discord.InteractionType.autocomplete:
+                # An autocomplete can only answer with choices: none, here.
+                await interaction.response.autocomplete([])
+                return False
             raise app_commands.CheckFailure("I only answer in the channels set up for me.")
         return True
 

@@ -559,6 +559,20 @@ class SQLiteStore:
         return [article_from_row(r) for r in rows]
 
     @sqlite_errors
+    def article_titles(self) -> list[tuple[int, str, datetime | None]]:
+        """Every article's id, title and date, newest first, without its text: what an
+        in-memory autocomplete list needs."""
+        rows = (
+            self._reader()
+            .execute(
+                "SELECT a.id, a.title, a.published FROM articles a"
+                " ORDER BY a.published IS NULL, a.published DESC, a.id"
+            )
+            .fetchall()
+        )
+        return [(int(r[0]), str(r[1]), parse_stored_time(r[2])) for r in rows]
+
+    @sqlite_errors
     def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
         """Articles whose title contains `text` (case-insensitive), newest first; an id
         typed as a number matches that article too. For autocompletion."""

@@ -2,7 +2,8 @@
 
 Each command's docstring is its description on Discord and every parameter is described;
 answering and searching run in the client's thread pool (`offload`), after the
-interaction is deferred.
+interaction is deferred. Every option is checked before the cooldown is, so a rejected
+input does not use up the user's cooldown.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from discord import app_commands
 from bot.answers.models import Answer
 from bot.discord import messages, render
 from bot.discord.autocomplete import article_choices, outlet_choices
-from bot.discord.buttons import SourcesPager
+from bot.discord.buttons import SourcesPageButton, disable_sources_pager, sources_view
 from bot.discord.checks import check_cooldown
 from bot.discord.client_api import client_of
 from bot.discord.errors import UserError
@@ -92,8 +93,8 @@ async def summary(
     client = client_of(interaction)
     if (article is None) == (topic is None):
         raise UserError("Give either `article` or `topic`.")
-    check_cooldown(interaction)
     first, last = parse_day(since, "since"), parse_day(until, "until")
+    check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
     service = client.backend.service
     if article is not None:
@@ -121,6 +122,7 @@ async def search(
     """Show the passages that best match a query, with their sources."""
     client = client_of(interaction)
     code = parse_country(country)
+    check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
     hits = await client.offload(
         client.backend.kb.search, query, k=5, outlet=parse_outlet(outlet), country=code
@@ -142,8 +144,13 @@ async def sources(
     client = client_of(interaction)
     await interaction.response.defer()
     embed, pages = await client.sources_page(page)
-    view = SourcesPager(client, interaction.user.id, min(page, pages), pages)
-    await interaction.followup.send(embed=embed, view=view, allowed_mentions=NO_PINGS)
+    view = sources_view(interaction.user.id, min(page, pages), pages)
+    message = await interaction.followup.send(
+        embed=embed, view=view, allowed_mentions=NO_PINGS, wait=True
+    )
+    client.run_later(
+        SourcesPageButton.lifetime_seconds, functools.partial(disable_sources_pager, message)
+    )
 
 
 @app_commands.command(name="help")

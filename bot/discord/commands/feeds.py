@@ -55,6 +55,7 @@ async def feeds_add(
         client.feeds.add, address, outlet=parse_outlet(outlet), country=code
     )
     client.wake_poller()
+    await client.choices.refresh()
     await interaction.followup.send(
         messages.render_feed_added(feed, new, polling=client.poll_task is not None),
         ephemeral=True,
@@ -90,6 +91,7 @@ async def feeds_remove(
     except NotFoundError:
         shown = neutralize_mentions(" ".join(address.split()))[:300]
         raise UserError(f"I don't follow the feed <{shown}>; see `/feeds list`.") from None
+    await client.choices.refresh()
     await interaction.followup.send(
         messages.render_feed_removed(removed),
         ephemeral=True,
@@ -115,8 +117,8 @@ def feed_url_for(store: FeedStore, value: str) -> str:
 async def feed_choices(
     interaction: discord.Interaction[Any], current: str
 ) -> list[app_commands.Choice[str]]:
-    client = client_of(interaction)
-    found = await client.offload(client.feeds.all)
+    # From memory: an autocomplete cannot be deferred, and must not wait for a thread.
+    found = client_of(interaction).choices.feeds()
     typed = current.strip().casefold()
     return [
         app_commands.Choice(

@@ -59,6 +59,7 @@ async def ingest(
             return client.backend.kb.ingest([path])
 
     report = await client.offload(ingest_bytes)
+    await client.choices.refresh()
     await interaction.followup.send(
         messages.render_ingest_report(name, report), ephemeral=True, allowed_mentions=NO_PINGS
     )
@@ -70,6 +71,7 @@ async def ingest_url(interaction: discord.Interaction[Any], client: ClientAPI, u
         raise UserError("`url` must be an http:// or https:// address.")
     await interaction.response.defer(thinking=True, ephemeral=True)
     report = await ingest_urls(client.backend.kb, client.fetcher, [url], offload=client.offload)
+    await client.choices.refresh()
     await interaction.followup.send(
         messages.render_ingest_report(url, report),
         ephemeral=True,
@@ -88,6 +90,7 @@ async def remove(interaction: discord.Interaction[Any], article: int) -> None:
     client = client_of(interaction)
     await interaction.response.defer(thinking=True, ephemeral=True)
     removed = await client.offload(client.backend.kb.remove, article)
+    await client.choices.refresh()
     await interaction.followup.send(
         f"Removed article {removed.id}: {one_line(removed.title, 300)}",
         ephemeral=True,
