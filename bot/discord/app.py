@@ -30,11 +30,13 @@ from bot.answers.models import Answer
 from bot.config import BotConfig
 from bot.discord import render
 from bot.discord.backend import Backend
+from bot.discord.briefings import BriefingScheduler, Clock, utc_now
 from bot.discord.buttons import FeedbackButton, PassagesButton, answer_view
 from bot.discord.commands import register_commands
 from bot.discord.conversations import answer_message
 from bot.discord.cooldowns import Cooldowns
 from bot.discord.errors import UserError
+from bot.discord.server_settings import ServerPolicies
 from bot.discord.text import NO_PINGS
 from bot.discord.tree import GeobotTree
 from bot.feed_reports import describe_feed_report
@@ -63,6 +65,7 @@ class GeobotClient(discord.Client):
         backend_factory: Callable[[], Backend],
         *,
         sync_commands: bool = True,
+        clock: Clock = utc_now,
     ) -> None:
         intents = discord.Intents.default()
         # Needed to read follow-ups in threads; mentions and DMs carry content anyway.
@@ -81,6 +84,11 @@ class GeobotClient(discord.Client):
             max_workers=self.settings.workers, thread_name_prefix="geobot-answer"
         )
         self.cooldowns = Cooldowns(self.settings.cooldown_seconds)
+        self.started_at = datetime.now(UTC)
+        self._servers: ServerPolicies | None = None
+        # The daily briefings run on `clock` (tests move a fake one and call `tick`).
+        self.briefings = BriefingScheduler(self, clock)
+        self._briefing_task: asyncio.Task[None] | None = None
         self._sync_commands = sync_commands
         # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
         self._feeds: FeedStore | None = None
@@ -98,6 +106,12 @@ class GeobotClient(discord.Client):
         if self._backend is None:
             raise RuntimeError("the backend is loaded in setup_hook")
         return self._backend
+
+    @property
+    def servers(self) -> ServerPolicies:
+        if self._servers is None:
+            raise RuntimeError("the server settings are loaded in setup_hook")
+        return self._servers
 
     @property
     def feeds(self) -> FeedStore:
@@ -119,6 +133,7 @@ class GeobotClient(discord.Client):
     async def setup_hook(self) -> None:
         # The model and the index load once, here, off the event loop.
         self._backend = await self.offload(self._backend_factory)
+        self._servers = ServerPolicies(self._backend.state.servers, self.config, self.cooldowns)
         self._feeds = await self.offload(FeedStore, self._backend.kb.store)
         self._fetcher = Fetcher(self.config.fetch)
         self._poller = FeedPoller(
@@ -130,6 +145,9 @@ class GeobotClient(discord.Client):
         )
         if self.settings.poll_feeds:
             self._poll_task = asyncio.create_task(self._poll_forever(), name="geobot-feed-poller")
+        self._briefing_task = asyncio.create_task(
+            self.briefings.run_forever(), name="geobot-briefings"
+        )
         self.add_dynamic_items(PassagesButton, FeedbackButton)
         if not self._sync_commands:
             return
@@ -150,6 +168,8 @@ class GeobotClient(discord.Client):
         polls: set[asyncio.Future[Any]] = set(self._polls)
         if self._poll_task is not None:
             polls.add(self._poll_task)
+        if self._briefing_task is not None:
+            polls.add(self._briefing_task)
         for poll in polls:
             poll.cancel()
         await super().close()
@@ -158,7 +178,7 @@ class GeobotClient(discord.Client):
             for poll in polls:
                 if not poll.cancelled() and poll.exception() is not None:
                     log.error("a feed poll ended with an error", exc_info=poll.exception())
-        self._poll_task = None
+        self._poll_task = self._briefing_task = None
         fetcher, self._fetcher = self._fetcher, None
         if fetcher is not None:
             await fetcher.aclose()
@@ -245,11 +265,8 @@ class GeobotClient(discord.Client):
     # -- policies ----------------------------------------------------------------------
 
     def channel_allowed(self, channel: Any) -> bool:
-        allowed = self.settings.allowed_channel_ids
-        if not allowed or isinstance(channel, discord.DMChannel):
-            return True
-        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
-        return bool(ids & set(allowed))
+        # The server's `/settings` answer channels, else `[discord] allowed_channel_ids`.
+        return self.servers.channel_allowed(channel)
 
     # -- errors outside interactions (mentions, DMs) ---------------------------------------
 

@@ -40,7 +40,9 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
             allowed_mentions=NO_PINGS,
         )
         return
-    wait = client.cooldowns.remaining(message.author.id)
+    guild_id = message.guild.id if message.guild else None
+    policy = client.servers.policy(guild_id)
+    wait = client.servers.cooldowns(guild_id).remaining(message.author.id)
     if wait:
         await message.reply(
             f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS
@@ -50,7 +52,7 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
     context, window, shown = follow_up_context(question, [p.answer for p in previous])
     async with message.channel.typing():
         answer = await client.offload(
-            client.backend.service.ask,
+            client.servers.service(client.backend, guild_id).ask,
             question,
             context=context,
             inherited_window=window,
@@ -58,7 +60,7 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
         )
     target: discord.abc.Messageable = message.channel
     if (
-        client.settings.follow_ups == "thread"
+        policy.follow_ups == "thread"
         and conversation.startswith("new:")
         and isinstance(message.channel, discord.TextChannel)
     ):
@@ -75,7 +77,7 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
         answer,
         send,
         user_id=message.author.id,
-        guild_id=message.guild.id if message.guild else None,
+        guild_id=guild_id,
         channel_id=getattr(target, "id", None),
         conversation=conversation,
     )
