@@ -44,7 +44,7 @@ from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
 from index.web.polling import FeedPoller, FeedReport, PollReport
 
-__all__ = ["GeobotClient", "build_client"]
+__all__ = ["GeobotClient", "ShardedGeobotClient", "build_client"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -339,7 +339,23 @@ def log_feed_report(report: FeedReport) -> None:
         log.info("feed poll: %s", text)
 
 
+class ShardedGeobotClient(GeobotClient, discord.AutoShardedClient):
+    """The bot on several gateway connections in one process (`[discord] shards`)."""
+
+    def __init__(
+        self, config: BotConfig, backend_factory: Callable[[], Backend], **options: Any
+    ) -> None:
+        super().__init__(config, backend_factory, **options)
+        shards = config.discord.shards
+        # "auto" leaves shard_count None: as many as Discord recommends, asked at login.
+        if shards != "auto":
+            self.shard_count = shards
+
+
 def build_client(config: BotConfig, backend_factory: Callable[[], Backend]) -> GeobotClient:
     """The bot with every slash command and button, answering with what
-    `backend_factory` builds (once, in `setup_hook`)."""
-    return GeobotClient(config, backend_factory)
+    `backend_factory` builds (once, in `setup_hook`); sharded when `[discord] shards`
+    is more than 1 or "auto"."""
+    if config.discord.shards == 1:
+        return GeobotClient(config, backend_factory)
+    return ShardedGeobotClient(config, backend_factory)
