@@ -28,7 +28,7 @@ from bot.discord.briefing_render import render_briefing
 from bot.discord.briefings import due_day, next_post_at
 from bot.server_state import Briefing, ServerStore
 from bot.state import BotState
-from index import KnowledgeBase
+from index import Embedder, KnowledgeBase
 
 fake_discord = fixtures.fake_discord
 
@@ -313,3 +313,41 @@ def test_briefing_now_posts_at_once_and_members_cannot_use_briefing(
         assert "No new articles" in ((await quiet.next("followup")).content or "")
 
     run_with_clock(fake_discord, config, clock, body)
+
+
+# -- sources preferred or left out (the retrieval under /settings sources) ---------------
+
+
+def test_a_preferred_outlet_ranks_higher_and_a_left_out_one_is_never_retrieved(
+    news_kb: KnowledgeBase,
+) -> None:
+    def retrieved(policy: SourcePolicy, question: str) -> list[tuple[str | None, str | None]]:
+        service = AnswerService(news_kb, sources=policy)
+        found = service.retrieve(question, as_of=date(2024, 5, 3))
+        return [(r.hit.article.outlet, r.hit.article.country) for r in found.passages]
+
+    question = "ceasefire talks mediators"
+    plain = [outlet for outlet, _ in retrieved(SourcePolicy(), question)]
+    assert plain[0] != "Le Journal" and "Le Journal" in plain
+    preferred = [
+        outlet for outlet, _ in retrieved(SourcePolicy(prefer_outlets=("le journal",)), question)
+    ]
+    assert preferred.index("Le Journal") < plain.index("Le Journal")
+    policy = SourcePolicy(exclude_outlets=("LE JOURNAL",), exclude_countries=("md",))
+    assert ("Le Journal", None) not in retrieved(policy, question)
+    dam = retrieved(policy, "Dniester dam breach villages evacuate")
+    assert dam and all(country != "MD" for _, country in dam)
+    assert any(country == "MD" for _, country in retrieved(SourcePolicy(), "Dniester dam breach"))
+
+
+@pytest.mark.model
+def test_on_the_real_model_one_event_is_one_story(real_embedder: Embedder, tmp_path: Path) -> None:
+    """The default `same_story` threshold on the bundled model: the three reports of the
+    dam breach (cosine 0.86 to 0.90 between them) are one story, apart from the chess
+    olympiad (under 0.25 to any of them)."""
+    kb = KnowledgeBase.open(BotConfig(data_dir=tmp_path), real_embedder)
+    kb.ingest_articles([*CORPUS, *DAY_NEWS, *OLD_NEWS])
+    briefing = compose_briefing(kb, until=BRIEFING_DAY.replace(hour=9))
+    assert [len(s.articles) for s in briefing.stories] == [3, 1]
+    assert "Chess" in briefing.stories[1].headline
+    kb.close()
