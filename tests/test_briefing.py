@@ -183,9 +183,18 @@ def run_with_clock(
     config: BotConfig,
     clock: FakeClock,
     body: Callable[[GeobotClient], Awaitable[None]],
+    *,
+    in_background: bool = False,
 ) -> None:
+    """Run the bot on `clock`; the test ticks the scheduler itself unless `in_background`."""
+
     async def main() -> None:
-        client = GeobotClient(config, lambda: news_backend(config), clock=clock)
+        client = GeobotClient(
+            config,
+            lambda: news_backend(config),
+            clock=clock,
+            schedule_briefings=in_background,
+        )
         async with run_client(client, fake):
             await body(client)
 
@@ -351,3 +360,59 @@ def test_on_the_real_model_one_event_is_one_story(real_embedder: Embedder, tmp_p
     assert [len(s.articles) for s in briefing.stories] == [3, 1]
     assert "Chess" in briefing.stories[1].headline
     kb.close()
+
+
+def test_a_passing_send_failure_is_retried_and_a_closed_channel_is_not(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, fake_discord)
+    news = fake_discord.other_channel
+    clock = FakeClock(datetime(2024, 5, 2, 7, 0, tzinfo=UTC))
+    messages = rf"/channels/{news['id']}/messages"
+
+    async def body(client: GeobotClient) -> None:
+        handle = await fake_discord.send_command(
+            "briefing set", {**SET, "channel": news["id"]}, user=fake_discord.admin
+        )
+        await handle.next("followup")
+        clock.now = datetime(2024, 5, 2, 8, 30, tzinfo=UTC)
+        # Discord unavailable (a 503, not retried by discord.py): the day is given back...
+        fake_discord.fail_next("POST", messages, status=503)
+        (failed,) = await client.briefings.tick()
+        assert failed.result == "failed" and posts_in(fake_discord, news) == []
+        # ... and the next tick posts it, once.
+        (posted,) = await client.briefings.tick()
+        assert posted.result == "posted" and len(posts_in(fake_discord, news)) == 1
+        # The bot may not post there any more (a 403): that day is skipped, not retried.
+        clock.now = datetime(2024, 5, 3, 8, 30, tzinfo=UTC)
+        fake_discord.fail_next("POST", messages, status=403, code=50013)
+        (refused,) = await client.briefings.tick()
+        assert refused.result == "failed"
+        assert await client.briefings.tick() == []
+        assert len(posts_in(fake_discord, news)) == 1
+
+    run_with_clock(fake_discord, config, clock, body)
+
+
+def test_the_background_scheduler_posts_when_the_time_has_come(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    config = make_config(tmp_path, fake_discord)
+    news = fake_discord.other_channel
+    clock = FakeClock(datetime(2024, 5, 2, 7, 0, tzinfo=UTC))
+
+    async def set_it(client: GeobotClient) -> None:
+        handle = await fake_discord.send_command(
+            "briefing set", {**SET, "channel": news["id"]}, user=fake_discord.admin
+        )
+        await handle.next("followup")
+
+    run_with_clock(fake_discord, config, clock, set_it)
+    clock.now = datetime(2024, 5, 2, 8, 1, tzinfo=UTC)
+
+    async def started_after_the_time(client: GeobotClient) -> None:
+        posted = await fake_discord.channel_actions(news).next("message")
+        assert "Daily briefing, 2 May 2024" in all_text(posted)
+
+    run_with_clock(fake_discord, config, clock, started_after_the_time, in_background=True)
+    assert len(posts_in(fake_discord, news)) == 1

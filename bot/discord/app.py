@@ -9,7 +9,9 @@ and it registers the persistent answer buttons (`bot.discord.buttons`).
 While the bot runs it also polls the news feeds in the background (`_poll_forever`): each
 pass polls the feeds that are due, then sleeps until the next one is due. Fetching is
 async and extraction and ingestion run in worker threads, so a poll never blocks the bot;
-a feed that fails backs off on its own schedule and never stops the others.
+a feed that fails backs off on its own schedule and never stops the others. It also
+runs the daily briefings (`bot.discord.briefings`), and each server's settings are
+answered from memory (`servers`, `bot.discord.server_settings`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ class GeobotClient(discord.Client):
         *,
         sync_commands: bool = True,
         clock: Clock = utc_now,
+        schedule_briefings: bool = True,
     ) -> None:
         intents = discord.Intents.default()
         # Needed to read follow-ups in threads; mentions and DMs carry content anyway.
@@ -86,8 +89,10 @@ class GeobotClient(discord.Client):
         self.cooldowns = Cooldowns(self.settings.cooldown_seconds)
         self.started_at = datetime.now(UTC)
         self._servers: ServerPolicies | None = None
-        # The daily briefings run on `clock` (tests move a fake one and call `tick`).
+        # The daily briefings run on `clock`; without `schedule_briefings` nothing ticks
+        # on its own (tests move a fake clock and call `briefings.tick`).
         self.briefings = BriefingScheduler(self, clock)
+        self._schedule_briefings = schedule_briefings
         self._briefing_task: asyncio.Task[None] | None = None
         self._sync_commands = sync_commands
         # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
@@ -145,9 +150,10 @@ class GeobotClient(discord.Client):
         )
         if self.settings.poll_feeds:
             self._poll_task = asyncio.create_task(self._poll_forever(), name="geobot-feed-poller")
-        self._briefing_task = asyncio.create_task(
-            self.briefings.run_forever(), name="geobot-briefings"
-        )
+        if self._schedule_briefings:
+            self._briefing_task = asyncio.create_task(
+                self.briefings.run_forever(), name="geobot-briefings"
+            )
         self.add_dynamic_items(PassagesButton, FeedbackButton)
         if not self._sync_commands:
             return
