@@ -93,29 +93,39 @@ class ServerStore:
             conn.executescript(SCHEMA)
             rows = conn.execute("SELECT guild_id, body FROM server_settings").fetchall()
         self._settings = {int(g): ServerSettings.from_json(str(b)) for g, b in rows}
+        # The cache has its own lock: the event loop reads it on every question and must
+        # never wait behind a thread's SQLite work under the connection's lock.
+        self._cache_lock = threading.Lock()
 
     # -- settings ------------------------------------------------------------------------
 
     def settings(self, guild_id: int) -> ServerSettings:
         """The server's overrides (all None when it set nothing); from memory."""
-        with self._lock:
+        with self._cache_lock:
             return self._settings.get(guild_id, ServerSettings())
 
     def save_settings(self, guild_id: int, settings: ServerSettings) -> None:
         with self._lock:
-            self._conn.execute(
-                "INSERT INTO server_settings(guild_id, body, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(guild_id) DO UPDATE SET body=excluded.body,"
-                " updated_at=excluded.updated_at",
-                (guild_id, settings.to_json(), _now()),
-            )
-            self._settings[guild_id] = settings
+            self._write_settings(guild_id, settings)
 
     def update_settings(self, guild_id: int, **changes: Any) -> ServerSettings:
-        """Change some of the server's settings; the others stay. Returns the new ones."""
-        settings = replace(self.settings(guild_id), **changes)
-        self.save_settings(guild_id, settings)
+        """Change some of the server's settings; the others stay. Returns the new ones.
+        Read and written under one lock, so two changes made at once both stay."""
+        with self._lock:
+            settings = replace(self.settings(guild_id), **changes)
+            self._write_settings(guild_id, settings)
         return settings
+
+    def _write_settings(self, guild_id: int, settings: ServerSettings) -> None:
+        # Called with the connection's lock held.
+        self._conn.execute(
+            "INSERT INTO server_settings(guild_id, body, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(guild_id) DO UPDATE SET body=excluded.body,"
+            " updated_at=excluded.updated_at",
+            (guild_id, settings.to_json(), _now()),
+        )
+        with self._cache_lock:
+            self._settings[guild_id] = settings
 
     # -- briefings -----------------------------------------------------------------------
 

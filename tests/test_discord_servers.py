@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import threading
 from pathlib import Path
 
 from fake_discord import fixtures
@@ -288,3 +289,34 @@ def test_written_answers_can_be_turned_off_per_server(
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
     assert len(local_http.requests_to("/v1/chat/completions")) == 1
+
+
+def change_one(state: BotState, barrier: threading.Barrier, name: str, value: object) -> None:
+    barrier.wait()
+    state.servers.update_settings(1, **{name: value})
+
+
+def test_settings_changed_at_once_all_stay(tmp_path: Path) -> None:
+    fields = ("cooldown_seconds", "follow_ups", "written_answers", "answer_channel_ids")
+    values = (5.0, "inline", False, (7,))
+    for attempt in range(10):
+        state = BotState(tmp_path / f"bot{attempt}.sqlite3")
+        barrier = threading.Barrier(len(fields))
+
+        threads = [
+            threading.Thread(target=change_one, args=(state, barrier, name, value))
+            for name, value in zip(fields, values, strict=True)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        state.close()
+        reopened = BotState(tmp_path / f"bot{attempt}.sqlite3")
+        assert reopened.servers.settings(1) == ServerSettings(
+            cooldown_seconds=5.0,
+            follow_ups="inline",
+            written_answers=False,
+            answer_channel_ids=(7,),
+        )
+        reopened.close()
