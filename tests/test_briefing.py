@@ -15,6 +15,7 @@ from briefing_news import BRIEFING_DAY, DAY_NEWS, OLD_NEWS
 from corpus import CORPUS
 from fake_discord import fixtures
 from fake_discord.client import run_client
+from fake_discord.objects import Permission
 from fake_discord.server import FakeDiscord
 from fakes import HashingEmbedder
 from test_discord_bot import all_text, make_config
@@ -416,3 +417,28 @@ def test_the_background_scheduler_posts_when_the_time_has_come(
 
     run_with_clock(fake_discord, config, clock, started_after_the_time, in_background=True)
     assert len(posts_in(fake_discord, news)) == 1
+
+
+def test_briefing_set_refuses_a_channel_the_bot_cannot_post_in(
+    fake_discord: FakeDiscord, tmp_path: Path
+) -> None:
+    bot_id = fake_discord.bot_user["id"]
+    closed = fake_discord.add_text_channel(
+        fake_discord.guild,
+        "announcements",
+        permission_overwrites=[
+            {"id": bot_id, "type": 1, "allow": "0", "deny": str(int(Permission.SEND_MESSAGES))}
+        ],
+    )
+    config = make_config(tmp_path, fake_discord)
+    clock = FakeClock(datetime(2024, 5, 2, 7, 0, tzinfo=UTC))
+
+    async def body(client: GeobotClient) -> None:
+        handle = await fake_discord.send_command(
+            "briefing set", {**SET, "channel": closed["id"]}, user=fake_discord.admin
+        )
+        reply = await handle.next("callback")
+        assert reply.flags & EPHEMERAL and "I can't post in" in (reply.content or "")
+        assert client.backend.state.servers.briefings() == []
+
+    run_with_clock(fake_discord, config, clock, body)
