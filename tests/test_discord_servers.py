@@ -140,9 +140,11 @@ def test_a_plain_member_sees_settings_but_cannot_change_them(
         assert schema["settings"].get("default_member_permissions") is None
         for name in ("feedback", "briefing"):
             assert int(schema[name]["default_member_permissions"]) == 1 << 5
-        for option in schema["settings"]["options"]:
-            assert option["description"]
-            assert all(o["description"] for o in option.get("options", []))
+        for name in ("status", "settings", "feedback", "briefing"):
+            assert schema[name]["description"]
+            for option in schema[name].get("options", []):
+                assert option["description"], (name, option["name"])
+                assert all(o["description"] for o in option.get("options", [])), name
 
         shown = await (await fake_discord.send_command("settings show", {})).next("callback")
         assert shown.flags & EPHEMERAL and "every channel" in all_text(shown)
