@@ -7,6 +7,8 @@ import asyncio
 import csv
 import io
 import threading
+from dataclasses import replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from fake_discord import fixtures
@@ -15,13 +17,16 @@ from fake_discord.server import FakeDiscord
 from fakes import HashingEmbedder, chat_completion
 from local_http import LocalHTTPServer
 from test_discord_bot import all_text, custom_ids, make_backend, make_config, run_bot
+from test_discord_feeds import _feed
 
 from bot.config import LLMConfig
 from bot.discord import GeobotClient
 from bot.discord.runner import backend_factory
+from bot.discord.server_messages import BotStatus, answering_mode, render_status
 from bot.feedback_export import feedback_csv, spreadsheet_safe
 from bot.server_state import ServerSettings
 from bot.state import BotState, FeedbackRow
+from index import StoreStats
 
 fake_discord = fixtures.fake_discord
 
@@ -322,3 +327,48 @@ def test_settings_changed_at_once_all_stay(tmp_path: Path) -> None:
             answer_channel_ids=(7,),
         )
         reopened.close()
+
+
+def test_status_names_the_last_poll_failing_feeds_and_shards() -> None:
+    stats = StoreStats(
+        articles=2,
+        passages=3,
+        vectors=3,
+        earliest=datetime(2024, 4, 1),
+        latest=datetime(2024, 4, 16),
+        outlets=(),
+        model="m",
+        dimension=8,
+        index_factory="Flat",
+        data_dir=Path("."),
+        disk_bytes=0,
+    )
+    feeds = [
+        replace(
+            _feed(1, "https://a.example/rss", "A", None), last_polled_at=datetime(2024, 4, 16, 9, 5)
+        ),
+        replace(
+            _feed(2, "https://b.example/rss", "B", "timed out"),
+            last_polled_at=datetime(2024, 4, 16, 8, 0),
+        ),
+    ]
+    embed = render_status(
+        BotStatus(
+            uptime=timedelta(days=2, hours=3, minutes=4),
+            latency_seconds=float("inf"),
+            shard_count=4,
+            stats=stats,
+            feeds=feeds,
+            polling=False,
+            mode=answering_mode("llama-3", written_answers=True),
+        )
+    )
+    fields = {f.name: f.value for f in embed.fields}
+    assert fields["Up for"] == "2 d 3 h" and fields["Gateway latency"] == "not measured yet"
+    assert fields["Shards"] == "4"
+    assert fields["Articles"] == "2, dated 1 Apr 2024 to 16 Apr 2024"
+    assert fields["Feeds"] == (
+        "2 feeds, last poll 16 Apr 2024 09:05 UTC, 1 failing (`/feeds list`); "
+        "background polling is off"
+    )
+    assert fields["Answers"].startswith("written by `llama-3`")
