@@ -371,4 +371,4 @@ def test_status_names_the_last_poll_failing_feeds_and_shards() -> None:
         "2 feeds, last poll 16 Apr 2024 09:05 UTC, 1 failing (`/feeds list`); "
         "background polling is off"
     )
-    assert fields["Answers"].startswith("written by `llama-3`")
+    assert str(fields["Answers"]).startswith("written by `llama-3`")
