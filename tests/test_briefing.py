@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -442,3 +443,21 @@ def test_briefing_set_refuses_a_channel_the_bot_cannot_post_in(
         assert client.backend.state.servers.briefings() == []
 
     run_with_clock(fake_discord, config, clock, body)
+
+
+def test_the_two_quotes_of_a_story_come_from_two_outlets(tmp_path: Path) -> None:
+    # River Post reports the breach twice, in nearly the same words: its two reports are
+    # the story's most central articles, yet the second quote is another outlet's.
+    follow_up = replace(
+        DAY_NEWS[0],
+        source="mem:dam-1b",
+        url="https://news.example/dam-1b",
+        title="Dam breach floods Dniester valley villages (update)",
+        text=DAY_NEWS[0].text.replace("early on Thursday", "on Thursday morning"),
+    )
+    kb = KnowledgeBase.open(BotConfig(data_dir=tmp_path), HashingEmbedder(dimension=256))
+    kb.ingest_articles([*DAY_NEWS, follow_up])
+    dam = compose_briefing(kb, until=BRIEFING_DAY.replace(hour=9)).stories[0]
+    assert [a.outlet for a in dam.articles[:2]] == ["River Post", "River Post"]
+    assert len({q.article.outlet for q in dam.quotes}) == 2
+    kb.close()
