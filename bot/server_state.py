@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
+from index.errors import StoreError
+
 __all__ = ["Briefing", "ServerSettings", "ServerStore"]
 
 SCHEMA = """
@@ -89,9 +91,12 @@ class ServerStore:
     def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
         self._conn = conn
         self._lock = lock
-        with lock:
-            conn.executescript(SCHEMA)
-            rows = conn.execute("SELECT guild_id, body FROM server_settings").fetchall()
+        try:
+            with lock:
+                conn.executescript(SCHEMA)
+                rows = conn.execute("SELECT guild_id, body FROM server_settings").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot read the servers' settings: {exc}") from None
         self._settings = {int(g): ServerSettings.from_json(str(b)) for g, b in rows}
         # The cache has its own lock: the event loop reads it on every question and must
         # never wait behind a thread's SQLite work under the connection's lock.
