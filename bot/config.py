@@ -3,7 +3,7 @@ Discord and feeds), in the same TOML file, validated the same strict way."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -146,6 +146,12 @@ class DiscordConfig(ConfigSection):
     )
     sources_page_size: int = Field(default=10, ge=1, le=25)
     guild_ready_timeout: float = Field(default=2.0, ge=0.0)
+    shards: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(
+        default=1,
+        description='gateway connections (shards): 1 for most bots; more, or "auto" '
+        "(as many as Discord recommends), runs one process as discord.py's "
+        "AutoShardedClient (Discord requires sharding from 2,500 servers)",
+    )
     poll_feeds: bool = Field(
         default=True,
         description="poll the feeds in the background while the bot runs, each every "

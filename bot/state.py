@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.answers.models import Answer, answer_from_dict, answer_to_dict
+from bot.server_state import ServerStore
 from index.errors import StoreError
 
 __all__ = ["BotState", "FeedbackRow", "StoredAnswer"]
@@ -79,6 +80,8 @@ class BotState:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open the bot's database {path}: {exc}") from None
         self._lock = threading.Lock()
+        # Each server's settings and daily briefing, in the same file.
+        self.servers = ServerStore(self._conn, self._lock)
 
     def close(self) -> None:
         with self._lock:
@@ -185,11 +188,15 @@ class BotState:
                 (answer_id, user_id, int(helpful), _now()),
             )
 
-    def feedback(self) -> list[FeedbackRow]:
+    def feedback(self, *, guild_id: int | None = None) -> list[FeedbackRow]:
+        """Every vote, oldest first; with `guild_id`, only those on that server's answers."""
+        where, params = ("WHERE a.guild_id = ?", (guild_id,)) if guild_id is not None else ("", ())
         with self._lock:
             rows = self._conn.execute(
                 "SELECT f.answer_id, f.user_id, f.helpful, f.created_at, a.body"
-                " FROM feedback f JOIN answers a ON a.id = f.answer_id ORDER BY f.created_at"
+                f" FROM feedback f JOIN answers a ON a.id = f.answer_id {where}"
+                " ORDER BY f.created_at",
+                params,
             ).fetchall()
         result = []
         for answer_id, user_id, helpful, created_at, body in rows:

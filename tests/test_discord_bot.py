@@ -127,6 +127,10 @@ def test_commands_sync_to_the_dev_guild(fake_discord: FakeDiscord, tmp_path: Pat
             "remove",
             "stats",
             "feeds",
+            "status",
+            "settings",
+            "feedback",
+            "briefing",
         }
         ask = next(c for c in sync.payload if c["name"] == "ask")
         assert ask["description"].startswith("Answer a question")

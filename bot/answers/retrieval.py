@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 
 import numpy as np
 
+from bot.answers.source_policy import SourcePolicy
 from bot.answers.timewindow import TimeWindow
 from bot.config import AnswerConfig
 from index import KnowledgeBase, SearchHit, SearchMode
@@ -56,9 +57,12 @@ def _end(day: date | None) -> datetime | None:
 
 
 class Retriever:
-    def __init__(self, kb: KnowledgeBase, config: AnswerConfig) -> None:
+    def __init__(
+        self, kb: KnowledgeBase, config: AnswerConfig, sources: SourcePolicy | None = None
+    ) -> None:
         self._kb = kb
         self._config = config
+        self._sources = sources or SourcePolicy()
 
     def retrieve(
         self, request: RetrievalRequest, *, keep: int | None = None
@@ -74,7 +78,9 @@ class Retriever:
             "country": request.country,
             "query_vector": query_vector,
         }
-        hits = self._kb.search(request.query, k=config.candidates, **search)  # type: ignore[arg-type]
+        # Left-out sources are dropped from the results, so ask for more of them.
+        candidates = config.candidates * (2 if self._sources.active else 1)
+        hits = self._kb.search(request.query, k=candidates, **search)  # type: ignore[arg-type]
         window = request.preferred
         if window is not None and not (request.since or request.until):
             # Also search inside the window, so a source from the asked-about dates is a
@@ -90,6 +96,7 @@ class Retriever:
             )
             known = {h.passage.id for h in hits}
             hits = hits + [h for h in inside if h.passage.id not in known]
+        hits = [h for h in hits if not self._sources.excludes(h.article)]
         if not hits:
             return []
         vectors = self._kb.passage_vectors([h.passage.id for h in hits])
@@ -130,6 +137,8 @@ class Retriever:
             if age >= 0:
                 weight = config.recency_weight * (2.0 if request.prefer_recent else 1.0)
                 date_factor *= 1.0 + weight * math.pow(0.5, age / config.recency_half_life_days)
+        if self._sources.prefers(hit.article):
+            score *= 1.0 + self._sources.prefer_boost
         return RankedPassage(hit, score * date_factor, similarity, in_window, vector, date_factor)
 
     def _diversify(self, ranked: Sequence[RankedPassage], keep: int) -> list[RankedPassage]:

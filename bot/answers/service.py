@@ -31,6 +31,7 @@ from bot.answers.extractive import TermWeights, rarity_from_frequency
 from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
+from bot.answers.source_policy import SourcePolicy
 from bot.answers.text import content_terms, stem, stems, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
 from bot.config import AnswerConfig
@@ -76,6 +77,7 @@ class AnswerService:
         *,
         today: Callable[[], date] = date.today,
         writer: LLMWriter | None = None,
+        sources: SourcePolicy | None = None,
     ) -> None:
         self.kb = kb
         self.config = config or AnswerConfig()
@@ -83,7 +85,9 @@ class AnswerService:
         # their sources); without one, or when it fails, they are the quoted sentences.
         self.writer = writer
         self._today = today
-        self._retriever = Retriever(kb, self.config)
+        # Sources to prefer or leave out (a Discord server's `/settings`).
+        self.sources = sources or SourcePolicy()
+        self._retriever = Retriever(kb, self.config, self.sources)
         self._rarity: dict[str, float] = {}
         self._rarity_lock = threading.Lock()
 

@@ -66,36 +66,20 @@ def feedback(
     fmt: str, output: Path | None, config_path: Path | None, data_dir: Path | None
 ) -> None:
     """Export the helpful / not helpful votes left on the bot's answers."""
-    import csv
-    import io
-
+    from bot.feedback_export import feedback_csv
     from bot.state import BotState
 
     app = app_context(config_path, data_dir)
     state = BotState(app.config.resolved_data_dir() / "bot.sqlite3")
     try:
-        rows = [to_jsonable(r) for r in state.feedback()]
+        votes = state.feedback()
     finally:
         state.close()
+    rows = [to_jsonable(r) for r in votes]
     if fmt == "jsonl":
         text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
     else:
-        buffer = io.StringIO()
-        fields = [
-            "answer_id",
-            "user_id",
-            "helpful",
-            "created_at",
-            "question",
-            "answer_text",
-            "declined",
-            "sources",
-        ]
-        writer = csv.DictWriter(buffer, fieldnames=fields)
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "sources": " ".join(row["sources"])})
-        text = buffer.getvalue()
+        text = feedback_csv(votes)
     if output is None:
         # Data, like --json: written as it is (CSV's own line endings included).
         click.echo(text, nl=False)

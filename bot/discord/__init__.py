@@ -4,7 +4,10 @@
   quick pool, feed poller; `choices`: what autocomplete offers, kept in memory;
   `command_sync`: syncing the commands only when they changed
 - `commands/`: the slash commands, one module per group: `answering` (/ask /summary
-  /search /sources /help), `library` (/ingest /remove /stats), `feeds` (/feeds ...)
+  /search /sources /help), `library` (/ingest /remove /stats), `feeds` (/feeds ...),
+  `status`, `settings`, `feedback` (/feedback export), `briefing` (/briefing ...)
+- `server_settings`: each server's settings in effect; `briefings`: the daily briefing
+  scheduler, drawn by `briefing_render`; `server_messages`: /status and /settings texts
 - `buttons`: the buttons under answers and /sources; `conversations`: mentions, DMs and
   follow-ups in threads and replies
 - `tree` (the command tree and its one error handler), `errors`, `checks`, `options`,

@@ -11,7 +11,9 @@ and it registers the persistent answer buttons (`bot.discord.buttons`).
 While the bot runs it also polls the news feeds in the background (`_poll_forever`): each
 pass polls the feeds that are due, then sleeps until the next one is due. Fetching is
 async and extraction and ingestion run in worker threads, so a poll never blocks the bot;
-a feed that fails backs off on its own schedule and never stops the others.
+a feed that fails backs off on its own schedule and never stops the others. It also
+runs the daily briefings (`bot.discord.briefings`), and each server's settings are
+answered from memory (`servers`, `bot.discord.server_settings`).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bot.answers.models import Answer
 from bot.config import BotConfig
 from bot.discord import render
 from bot.discord.backend import Backend
+from bot.discord.briefings import BriefingScheduler, Clock, utc_now
 from bot.discord.buttons import FeedbackButton, PassagesButton, SourcesPageButton, answer_view
 from bot.discord.choices import ChoiceCache, ChoiceSnapshot, load_choices
 from bot.discord.command_sync import sync_commands
@@ -39,6 +42,7 @@ from bot.discord.commands import register_commands
 from bot.discord.conversations import answer_message
 from bot.discord.cooldowns import Cooldowns
 from bot.discord.errors import UserError
+from bot.discord.server_settings import ServerPolicies
 from bot.discord.text import NO_PINGS
 from bot.discord.tree import GeobotTree
 from bot.feed_reports import describe_feed_report
@@ -46,7 +50,7 @@ from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
 from index.web.polling import FeedPoller, FeedReport, PollReport
 
-__all__ = ["GeobotClient", "build_client"]
+__all__ = ["GeobotClient", "ShardedGeobotClient", "build_client"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +72,8 @@ class GeobotClient(discord.Client):
         *,
         sync_commands: bool = True,
         force_sync: bool = False,
+        clock: Clock = utc_now,
+        schedule_briefings: bool = True,
     ) -> None:
         intents = discord.Intents.default()
         # Needed to read follow-ups in threads without a mention; mentions, DMs and
@@ -92,6 +98,13 @@ class GeobotClient(discord.Client):
         self.choices = ChoiceCache(self._load_choices)
         self._later: set[asyncio.Task[None]] = set()
         self.cooldowns = Cooldowns(self.settings.cooldown_seconds)
+        self.started_at = datetime.now(UTC)
+        self._servers: ServerPolicies | None = None
+        # The daily briefings run on `clock`; without `schedule_briefings` nothing ticks
+        # on its own (tests move a fake clock and call `briefings.tick`).
+        self.briefings = BriefingScheduler(self, clock)
+        self._schedule_briefings = schedule_briefings
+        self._briefing_task: asyncio.Task[None] | None = None
         self._sync_commands = sync_commands
         self._force_sync = force_sync
         # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
@@ -110,6 +123,12 @@ class GeobotClient(discord.Client):
         if self._backend is None:
             raise RuntimeError("the backend is loaded in setup_hook")
         return self._backend
+
+    @property
+    def servers(self) -> ServerPolicies:
+        if self._servers is None:
+            raise RuntimeError("the server settings are loaded in setup_hook")
+        return self._servers
 
     @property
     def feeds(self) -> FeedStore:
@@ -131,6 +150,7 @@ class GeobotClient(discord.Client):
     async def setup_hook(self) -> None:
         # The model and the index load once, here, off the event loop.
         self._backend = await self.offload(self._backend_factory)
+        self._servers = ServerPolicies(self._backend.state.servers, self.config, self.cooldowns)
         self._feeds = await self.offload(FeedStore, self._backend.kb.store)
         self._fetcher = Fetcher(self.config.fetch)
         self._poller = FeedPoller(
@@ -143,6 +163,10 @@ class GeobotClient(discord.Client):
         if self.settings.poll_feeds:
             self._poll_task = asyncio.create_task(self._poll_forever(), name="geobot-feed-poller")
         await self.choices.refresh()
+        if self._schedule_briefings:
+            self._briefing_task = asyncio.create_task(
+                self.briefings.run_forever(), name="geobot-briefings"
+            )
         self.add_dynamic_items(PassagesButton, FeedbackButton, SourcesPageButton)
         if self._sync_commands:
             await sync_commands(
@@ -166,6 +190,8 @@ class GeobotClient(discord.Client):
         polls: set[asyncio.Future[Any]] = set(self._polls)
         if self._poll_task is not None:
             polls.add(self._poll_task)
+        if self._briefing_task is not None:
+            polls.add(self._briefing_task)
         for poll in polls:
             poll.cancel()
         await super().close()
@@ -174,7 +200,7 @@ class GeobotClient(discord.Client):
             for poll in polls:
                 if not poll.cancelled() and poll.exception() is not None:
                     log.error("a feed poll ended with an error", exc_info=poll.exception())
-        self._poll_task = None
+        self._poll_task = self._briefing_task = None
         fetcher, self._fetcher = self._fetcher, None
         if fetcher is not None:
             await fetcher.aclose()
@@ -287,11 +313,8 @@ class GeobotClient(discord.Client):
     # -- policies ----------------------------------------------------------------------
 
     def channel_allowed(self, channel: Any) -> bool:
-        allowed = self.settings.allowed_channel_ids
-        if not allowed or isinstance(channel, discord.DMChannel):
-            return True
-        ids = {getattr(channel, "id", None), getattr(channel, "parent_id", None)}
-        return bool(ids & set(allowed))
+        # The server's `/settings` answer channels, else `[discord] allowed_channel_ids`.
+        return self.servers.channel_allowed(channel)
 
     # -- errors outside interactions (mentions, DMs) ---------------------------------------
 
@@ -364,10 +387,26 @@ def log_feed_report(report: FeedReport) -> None:
         log.info("feed poll: %s", text)
 
 
+class ShardedGeobotClient(GeobotClient, discord.AutoShardedClient):
+    """The bot on several gateway connections in one process (`[discord] shards`)."""
+
+    def __init__(
+        self, config: BotConfig, backend_factory: Callable[[], Backend], **options: Any
+    ) -> None:
+        super().__init__(config, backend_factory, **options)
+        shards = config.discord.shards
+        # "auto" leaves shard_count None: as many as Discord recommends, asked at login.
+        if shards != "auto":
+            self.shard_count = shards
+
+
 def build_client(
     config: BotConfig, backend_factory: Callable[[], Backend], *, force_sync: bool = False
 ) -> GeobotClient:
     """The bot with every slash command and button, answering with what
-    `backend_factory` builds (once, in `setup_hook`); `force_sync` syncs the commands
-    even when they did not change since the last sync."""
-    return GeobotClient(config, backend_factory, force_sync=force_sync)
+    `backend_factory` builds (once, in `setup_hook`); sharded when `[discord] shards`
+    is more than 1 or "auto"; `force_sync` syncs the commands even when they did not
+    change since the last sync."""
+    if config.discord.shards == 1:
+        return GeobotClient(config, backend_factory, force_sync=force_sync)
+    return ShardedGeobotClient(config, backend_factory, force_sync=force_sync)

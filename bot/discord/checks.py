@@ -13,7 +13,8 @@ __all__ = ["check_cooldown", "require_manage_server"]
 
 
 def check_cooldown(interaction: discord.Interaction[Any]) -> None:
-    wait = client_of(interaction).cooldowns.remaining(interaction.user.id)
+    cooldowns = client_of(interaction).servers.cooldowns(interaction.guild_id)
+    wait = cooldowns.remaining(interaction.user.id)
     if wait:
         raise UserError(f"Please wait {wait:.0f} s before asking again.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, Protocol, TypeVar, cast
 
 import discord
@@ -17,8 +18,10 @@ import discord
 from bot.answers.models import Answer
 from bot.config import BotConfig, DiscordConfig
 from bot.discord.backend import Backend
+from bot.discord.briefings import BriefingScheduler
 from bot.discord.choices import ChoiceCache
 from bot.discord.cooldowns import Cooldowns
+from bot.discord.server_settings import ServerPolicies
 from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
 from index.web.polling import PollReport
@@ -35,6 +38,17 @@ class ClientAPI(Protocol):
     settings: DiscordConfig
     cooldowns: Cooldowns
     choices: ChoiceCache
+    started_at: datetime
+    shard_count: int | None  # None: one connection, not sharded
+    briefings: BriefingScheduler
+
+    @property
+    def latency(self) -> float:
+        """The gateway heartbeat's round trip, in seconds (nan or inf before the first)."""
+
+    @property
+    def servers(self) -> ServerPolicies:
+        """Each server's settings in effect (loaded in `setup_hook`)."""
 
     @property
     def user(self) -> discord.ClientUser | None:

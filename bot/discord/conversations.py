@@ -63,7 +63,9 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
     if permissions is not None and not permissions.embed_links:
         await message.reply(NO_EMBEDS, allowed_mentions=NO_PINGS)
         return
-    wait = client.cooldowns.remaining(message.author.id)
+    guild_id = message.guild.id if message.guild else None
+    policy = client.servers.policy(guild_id)
+    wait = client.servers.cooldowns(guild_id).remaining(message.author.id)
     if wait:
         await message.reply(
             f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS
@@ -73,7 +75,7 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
         previous = await client.offload_quick(client.backend.state.conversation, conversation)
         context, window, shown = follow_up_context(question, [p.answer for p in previous])
         answer = await client.offload(
-            client.backend.service.ask,
+            client.servers.service(client.backend, guild_id).ask,
             question,
             context=context,
             inherited_window=window,
@@ -82,7 +84,7 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
     target: discord.abc.Messageable = message.channel
     thread = None
     if (
-        client.settings.follow_ups == "thread"
+        policy.follow_ups == "thread"
         and conversation.startswith("new:")
         and isinstance(message.channel, discord.TextChannel)
         and (
@@ -108,7 +110,7 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
         answer,
         send,
         user_id=message.author.id,
-        guild_id=message.guild.id if message.guild else None,
+        guild_id=guild_id,
         channel_id=getattr(target, "id", None),
         conversation=conversation,
     )

@@ -62,6 +62,7 @@ def render_help(stats: StoreStats) -> discord.Embed:
             "**/summary** one article, or a topic across articles\n"
             "**/search** the passages matching some words (same filters)\n"
             "**/sources** the articles I know\n"
+            "**/status** how I am doing; **/settings show** how I answer on this server\n"
             "Mention me with a question, or DM me. Reply to my answer, or write in the "
             "thread I open, to ask a follow-up."
         ),

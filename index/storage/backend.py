@@ -188,6 +188,21 @@ class StorageBackend(ABC):
     def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
         """Articles whose title contains `text`, or whose id it is; newest first."""
 
+    def article_titles(self) -> list[tuple[int, str, datetime | None]]:
+        """Every article's id, title and date, newest first (what an in-memory
+        autocomplete list needs). A backend that can skip the texts overrides this."""
+        return [(a.id, a.title, a.published) for a in self.list_articles()]
+
+    def passage_ids_where(self, where: ArticleFilter) -> list[int]:
+        """The ids of every passage of the articles `where` admits (a day's briefing).
+        A backend that can filter inside its store overrides this."""
+        return [
+            passage.id
+            for article in self.list_articles()
+            if where.admits(article)
+            for passage in self.passages_of(article.id)
+        ]
+
     @abstractmethod
     def document_frequency(self, term: str) -> int:
         """How many passages hold `term`, as keyword search reads it."""

@@ -250,6 +250,12 @@ class SQLiteBackend(StorageBackend):
     def find_articles(self, text: str, *, limit: int = 25) -> list[Article]:
         return self.sqlite.find_articles(text, limit=limit)
 
+    def article_titles(self) -> list[tuple[int, str, datetime | None]]:
+        return self.sqlite.article_titles()
+
+    def passage_ids_where(self, where: ArticleFilter) -> list[int]:
+        return [int(i) for i in self.sqlite.filtered_passage_ids(where)]
+
     def document_frequency(self, term: str) -> int:
         return self.sqlite.document_frequency(term)
 

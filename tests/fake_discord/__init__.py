@@ -23,6 +23,11 @@ World (built by default): ``fake.guild`` (a :class:`FakeGuild`), ``fake.channel`
 ``add_text_channel``/``add_thread`` extend it before the client connects;
 ``add_user``/``add_member``/``add_attachment``/``dm_channel`` work any time.
 
+Shards: ``gateway_shards`` is the count ``GET /gateway/bot`` recommends; a client may
+IDENTIFY several shards, and each gets only its guilds (``shard_of(guild_id, count)``,
+Discord's formula) and their events; DMs go to shard 0. ``add_guild(shard=(i, n))``
+places a guild on a shard; ``shards`` and ``shard_guilds`` say what each shard got.
+
 Events in: ``send_command``, ``send_autocomplete``, ``send_component``,
 ``send_modal_submit`` (each returns an :class:`InteractionHandle`), ``send_message``
 (returns a :class:`MessageHandle`), and ``dispatch`` for anything else.

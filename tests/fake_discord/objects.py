@@ -38,6 +38,18 @@ class Snowflakes:
             self._last = max(candidate, self._last + 1)
             return str(self._last)
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> str:
+        """A new id that Discord's sharding formula, ``(id >> 22) % shard_count``, puts on
+        ``shard_id`` (its timestamp is at most ``shard_count`` ms ahead)."""
+        with self._lock:
+            candidate = max((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22, self._last + 1)
+            stamp = candidate >> 22
+            offset = (shard_id - stamp) % shard_count
+            if offset:
+                candidate = (stamp + offset) << 22
+            self._last = candidate
+            return str(candidate)
+
 
 class Permission(enum.IntFlag):
     """The permission bits the fake reasons about (Discord's numbering)."""

@@ -127,6 +127,8 @@ class _Connection:
     identify: JSON | None = None
     ready: bool = False
     heartbeats: int = 0
+    shard: tuple[int, int] = (0, 1)  # [shard_id, num_shards] from IDENTIFY
+    guild_ids: tuple[str, ...] = ()  # the guilds its READY announced
 
 
 @dataclass
@@ -195,6 +197,7 @@ class FakeDiscord:
         echo_own_messages: bool = True,
         max_bot_messages: int = 500,
         attachment_size_limit: int = 10 * 1024 * 1024,
+        gateway_shards: int = 1,
         default_world: bool = True,
     ) -> None:
         # Settings are plain attributes so a test can change them on the fixture.
@@ -206,6 +209,8 @@ class FakeDiscord:
         self.echo_own_messages = echo_own_messages
         self.max_bot_messages = max_bot_messages
         self.attachment_size_limit = attachment_size_limit
+        # What GET /gateway/bot recommends; a client may still IDENTIFY with any count.
+        self.gateway_shards = gateway_shards
 
         self.ids = Snowflakes()
         self._lock = threading.RLock()
@@ -232,6 +237,7 @@ class FakeDiscord:
 
         self._conn: _Connection | None = None
         self._connections: set[_Connection] = set()
+        self._shards: dict[int, _Connection] = {}  # shard id -> its READY connection
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -273,12 +279,18 @@ class FakeDiscord:
             self.users[user["id"]] = user
             return user
 
-    def add_guild(self, name: str, *, owner: JSON | None = None) -> FakeGuild:
-        """A guild with an @everyone role, the bot as a member with its managed role."""
+    def add_guild(
+        self, name: str, *, owner: JSON | None = None, shard: tuple[int, int] | None = None
+    ) -> FakeGuild:
+        """A guild with an @everyone role, the bot as a member with its managed role.
+
+        ``shard=(shard_id, num_shards)`` picks an id that a bot with that many shards
+        receives on that shard."""
         self._ensure_offline("guilds")
         with self._lock:
             owner = owner or self.add_user(f"{name.lower().replace(' ', '-')}-owner")
-            guild = FakeGuild(id=self.ids.next(), name=name, owner_id=owner["id"])
+            guild_id = self.ids.next_on_shard(*shard) if shard else self.ids.next()
+            guild = FakeGuild(id=guild_id, name=name, owner_id=owner["id"])
             guild.roles[guild.id] = role_object(guild.id, "@everyone", DEFAULT_EVERYONE_PERMISSIONS)
             self.guilds[guild.id] = guild
             bot_role = role_object(
@@ -808,7 +820,7 @@ class FakeDiscord:
         return _json(
             {
                 "url": self.gateway_url,
-                "shards": 1,
+                "shards": self.gateway_shards,
                 "session_start_limit": {
                     "total": 1000,
                     "remaining": 999,
@@ -844,8 +856,10 @@ class FakeDiscord:
             pass
         finally:
             self._connections.discard(conn)
+            if self._shards.get(conn.shard[0]) is conn:
+                del self._shards[conn.shard[0]]
             if self._conn is conn:
-                self._conn = None
+                self._conn = next(iter(self._shards.values()), None)
         return ws
 
     async def _send(self, conn: _Connection, payload: JSON) -> None:
@@ -890,6 +904,17 @@ class FakeDiscord:
             self.breach("gateway.intents", "IDENTIFY without intents (required by v10)")
             await conn.ws.close(code=4013, message=b"Invalid intent(s).")
             return
+        shard = data.get("shard", [0, 1])
+        if (
+            not isinstance(shard, list)
+            or len(shard) != 2
+            or not all(isinstance(n, int) for n in shard)
+            or not 0 <= shard[0] < shard[1]
+        ):
+            self.breach("gateway.shard", f"IDENTIFY with an invalid shard {shard!r}")
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        conn.shard = (shard[0], shard[1])
         intents = int(data["intents"])
         refused = intents & int(PRIVILEGED_INTENTS) & ~self.enabled_privileged_intents
         if refused:
@@ -900,7 +925,11 @@ class FakeDiscord:
         conn.identify = data
         with self._lock:
             self.identifies += 1
-            guilds = list(self.guilds.values())
+            # A shard receives only its guilds (Discord's formula); DMs come on shard 0.
+            guilds = [
+                g for g in self.guilds.values() if self.shard_of(g.id, conn.shard[1]) == shard[0]
+            ]
+        conn.guild_ids = tuple(g.id for g in guilds)
         ready: JSON = {
             "v": 10,
             "user": {**self.bot_user, "verified": True, "mfa_enabled": False, "flags": 0},
@@ -925,6 +954,7 @@ class FakeDiscord:
             guild_data = guild.gateway_object(bot_id=self.bot_user["id"], all_members=all_members)
             await self._send(conn, {"op": 0, "t": "GUILD_CREATE", "d": guild_data})
         conn.ready = True
+        self._shards[conn.shard[0]] = conn
         self._conn = conn
 
     def _application_flags(self) -> int:
@@ -934,9 +964,38 @@ class FakeDiscord:
                 flags |= flag
         return flags
 
+    @staticmethod
+    def shard_of(guild_id: Any, num_shards: int) -> int:
+        """The shard that carries a guild's events: ``(guild_id >> 22) % num_shards``."""
+        return (int(guild_id) >> 22) % num_shards
+
     @property
     def connected(self) -> bool:
-        return self._conn is not None and self._conn.ready
+        """A bot is connected and READY (every shard of it, when sharded)."""
+        conn = self._conn
+        if conn is None or not conn.ready:
+            return False
+        shards = dict(self._shards)
+        return all(i in shards and shards[i].ready for i in range(conn.shard[1]))
+
+    @property
+    def shards(self) -> dict[int, JSON]:
+        """The IDENTIFY payload of each connected shard, by shard id."""
+        return {i: conn.identify or {} for i, conn in dict(self._shards).items()}
+
+    @property
+    def shard_guilds(self) -> dict[int, tuple[str, ...]]:
+        """The guilds each connected shard was sent, by shard id."""
+        return {i: conn.guild_ids for i, conn in dict(self._shards).items()}
+
+    def _connection_for(self, data: JSON) -> _Connection | None:
+        """The connection an event goes out on: its guild's shard; shard 0 without one."""
+        conn = self._conn
+        if conn is None:
+            return None
+        guild_id = data.get("guild_id") if isinstance(data, dict) else None
+        shard = self.shard_of(guild_id, conn.shard[1]) if guild_id else 0
+        return self._shards.get(shard)
 
     @property
     def intents(self) -> int:
@@ -945,7 +1004,7 @@ class FakeDiscord:
         return conn.intents if conn is not None else 0
 
     async def _dispatch(self, event: str, data: JSON) -> None:
-        conn = self._conn
+        conn = self._connection_for(data)
         if conn is None or not conn.ready:
             raise NotConnected(f"cannot send {event}: no bot is connected and READY")
         await self._send(conn, {"op": 0, "t": event, "d": data})

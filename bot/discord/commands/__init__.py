@@ -1,5 +1,7 @@
 """The slash commands, one module per group: `answering` (/ask /summary /search /sources
-/help), `library` (/ingest /remove /stats) and `feeds` (/feeds add|list|remove|poll).
+/help), `library` (/ingest /remove /stats), `feeds` (/feeds add|list|remove|poll),
+`status` (/status), `settings` (/settings ...), `feedback` (/feedback export) and
+`briefing` (/briefing set|now|off).
 
 `register_commands` puts them all on a command tree, in the order Discord lists them.
 """
@@ -10,11 +12,19 @@ from typing import Any
 
 from discord import app_commands
 
-from bot.discord.commands import answering, feeds, library
+from bot.discord.commands import answering, briefing, feedback, feeds, library, settings, status
 
 __all__ = ["register_commands"]
 
 
 def register_commands(tree: app_commands.CommandTree[Any]) -> None:
-    for command in (*answering.COMMANDS, *library.COMMANDS, *feeds.COMMANDS):
+    for command in (
+        *answering.COMMANDS,
+        *library.COMMANDS,
+        *feeds.COMMANDS,
+        *status.COMMANDS,
+        *settings.COMMANDS,
+        *feedback.COMMANDS,
+        *briefing.COMMANDS,
+    ):
         tree.add_command(command)

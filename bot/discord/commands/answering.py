@@ -62,7 +62,7 @@ async def ask(
     check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
     answer = await client.offload(
-        client.backend.service.ask,
+        client.servers.service(client.backend, interaction.guild_id).ask,
         question,
         since=first,
         until=last,
@@ -96,7 +96,7 @@ async def summary(
     first, last = parse_day(since, "since"), parse_day(until, "until")
     check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
-    service = client.backend.service
+    service = client.servers.service(client.backend, interaction.guild_id)
     if article is not None:
         answer = await client.offload(service.summarize_article, article)
     else:
@@ -124,9 +124,16 @@ async def search(
     code = parse_country(country)
     check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
-    hits = await client.offload(
-        client.backend.kb.search, query, k=5, outlet=parse_outlet(outlet), country=code
+    sources = client.servers.policy(interaction.guild_id).sources
+    # Left-out sources are dropped from the hits, so ask for more of them.
+    found = await client.offload(
+        client.backend.kb.search,
+        query,
+        k=20 if sources.active else 5,
+        outlet=parse_outlet(outlet),
+        country=code,
     )
+    hits = [hit for hit in found if not sources.excludes(hit.article)][:5]
     await interaction.followup.send(
         embeds=render.render_hits(query, hits), allowed_mentions=NO_PINGS
     )
