@@ -60,6 +60,14 @@ def test_a_plain_member_is_refused_every_admin_command(
         "feeds list": {},
         "feeds remove": {"url": "https://news.example/feed.xml"},
         "feeds poll": {},
+        "feedback export": {},
+        "briefing set": {
+            "time": "11:00",
+            "timezone": "Europe/Paris",
+            "channel": fake_discord.channel["id"],
+        },
+        "briefing now": {},
+        "briefing off": {},
     }
 
     async def body(client: GeobotClient) -> None:
@@ -73,6 +81,7 @@ def test_a_plain_member_is_refused_every_admin_command(
             assert "Manage Server" in (reply.content or ""), name
         assert await client.offload(client.backend.kb.article_count) == 8
         assert await client.offload(client.feeds.all) == []
+        assert client.backend.state.servers.briefings() == []
 
     run_bot(fake_discord, config, body)
 
