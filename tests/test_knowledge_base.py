@@ -437,3 +437,23 @@ def test_a_budgeted_keyword_search_scores_only_passages_with_the_rare_words(
         hits = kb.search("summit alliance Hiroshima", mode="keyword", k=10)
         assert hits[0].article.title == article(99, "x").title
         assert len(hits) == 10  # unbudgeted: every passage with "summit" too
+
+
+def test_document_frequency_counts_the_passages_holding_a_word(kb: KnowledgeBase) -> None:
+    # The answer's term rarity: exact on both backends while the library is small (Milvus
+    # counts in a sample of passages that holds the whole library).
+    kb.ingest_articles([article(1), article(2, text="Kharkiv was shelled overnight.")])
+
+    def holding(word: str) -> int:
+        return sum(
+            1
+            for stored in kb.list_articles()
+            for passage in kb.store.passages_of(stored.id)
+            if word in passage.text.lower()
+        )
+
+    assert holding("story") > 0
+    for word in ("story", "kharkiv", "topic1", "absentword"):
+        assert kb.document_frequency(word) == holding(word)
+    kb.ingest_articles([article(3, text="Kharkiv again: more shelling in Kharkiv.")])
+    assert kb.document_frequency("kharkiv") == holding("kharkiv") == 2

@@ -15,6 +15,7 @@ __all__ = [
     "prune_common_terms",
     "query_terms",
     "required_terms",
+    "text_words",
 ]
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -32,9 +33,14 @@ def fts_query(text: str) -> str | None:
 
 def query_terms(text: str) -> list[str]:
     """The distinct words of `text` worth searching for: stopwords go unless that is all."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    words = text_words(text)
     content = [w for w in words if w not in STOPWORDS]
     return list(dict.fromkeys(content or words))[:64]
+
+
+def text_words(text: str) -> list[str]:
+    """Every word of `text`, lowercased, as the keyword search splits it."""
+    return [w.lower() for w in _WORD.findall(text)]
 
 
 def match_expression(terms: Sequence[str]) -> str | None:

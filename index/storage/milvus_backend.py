@@ -50,6 +50,7 @@ from index.storage.milvus_schema import article_from_rows, passage_from_row
 from index.storage.milvus_writes import ArticleWriter
 from index.storage.rows import ArticleFilter, ArticleRecord, ArticleRow, NewPassage
 from index.storage.sqlite_store import SQLiteStore
+from index.storage.term_frequencies import SampledTermFrequencies
 
 __all__ = ["STATE_DB_NAME", "MilvusBackend"]
 
@@ -95,6 +96,7 @@ class MilvusBackend(StorageBackend):
         self.local_path = local_path
         self._lite_held = local_path
         self._searchable = True
+        self._frequencies = SampledTermFrequencies(self._read_sample, self.passage_count)
         self._state: SQLiteStore | None = None
 
     # -- settings -------------------------------------------------------------------------
@@ -402,16 +404,15 @@ class MilvusBackend(StorageBackend):
         return [found[i] for i in chosen if i in found]
 
     def document_frequency(self, term: str) -> int:
-        words = query_terms(term)
-        if not words:
-            return 0
+        # A TEXT_MATCH count reads every passage (~5 s a word at 37,000 in Milvus Lite):
+        # counted in a sample instead (exact while the library fits in it).
+        return self._frequencies.frequency(term)
+
+    def _read_sample(self, size: int) -> list[str]:
         rows = self.collections.request(
-            "query",
-            self.passages_name,
-            filter=with_literals("TEXT_MATCH(text, {t})", {"t": " ".join(words)}),
-            output_fields=["count(*)"],
+            "query", self.passages_name, filter="", limit=size, output_fields=["text"]
         )
-        return int(rows[0]["count(*)"]) if rows else 0
+        return [str(row["text"]) for row in rows]
 
     def article_count(self) -> int:
         return self.collections.count(self.articles_name, "part == 0")
