@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from index.config import Config, ConfigSection
 
-__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig"]
+__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig", "StateConfig"]
 
 
 class AnswerConfig(ConfigSection):
@@ -159,7 +159,46 @@ class DiscordConfig(ConfigSection):
     )
 
 
+class StateConfig(ConfigSection):
+    """Where the bot keeps its records (answers behind buttons, feedback, each server's
+    settings and briefing, the command-sync hash): `bot.sqlite3` in the data folder, or
+    one PostgreSQL database that several bot processes (shards) share.
+
+    The password is never read from this file: put it in the environment variable named
+    by `password_env` (or in the URL given as GEOBOT_STATE__URL); it is never logged.
+    """
+
+    backend: Literal["sqlite", "postgres"] = Field(
+        default="sqlite",
+        description="'sqlite' (bot.sqlite3 in the data folder, the default) or 'postgres' "
+        "(one database shared by every bot process; needs geobot[postgres] and `url`)",
+    )
+    url: str = Field(
+        default="",
+        repr=False,
+        description="with backend = 'postgres': the database, as a libpq URL such as "
+        "'postgresql://geobot@db.example:5432/geobot' (no password here)",
+    )
+    password_env: str = Field(
+        default="GEOBOT_STATE_PASSWORD",
+        min_length=1,
+        description="the environment variable holding the database password, when the "
+        "server asks for one (libpq's PGPASSWORD and ~/.pgpass work too)",
+    )
+    connect_timeout_s: int = Field(default=10, ge=1, le=300)
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StateConfig:
+        if self.backend == "postgres" and not self.url.strip():
+            raise ValueError(
+                "[state] backend = 'postgres' needs url (e.g. "
+                "'postgresql://geobot@db.example:5432/geobot', or GEOBOT_STATE__URL)"
+            )
+        return self
+
+
 class BotConfig(Config):
     answers: AnswerConfig = AnswerConfig()
     llm: LLMConfig = LLMConfig()
     discord: DiscordConfig = DiscordConfig()
+    state: StateConfig = StateConfig()
