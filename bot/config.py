@@ -152,11 +152,30 @@ class DiscordConfig(ConfigSection):
         "(as many as Discord recommends), runs one process as discord.py's "
         "AutoShardedClient (Discord requires sharding from 2,500 servers)",
     )
+    shard_ids: tuple[int, ...] | None = Field(
+        default=None,
+        description="with `shards` a count: the shards this process runs, e.g. [0, 1, 2, 3] "
+        "of shards = 8, another process running [4, 5, 6, 7]; processes that split the "
+        "shards share one [state] database (PostgreSQL) and one knowledge base (Milvus); "
+        "unset: this process runs them all",
+    )
     poll_feeds: bool = Field(
         default=True,
         description="poll the feeds in the background while the bot runs, each every "
         "[feeds] poll_interval_minutes; off: only `/feeds poll` and `geobot feeds poll`",
     )
+
+    @model_validator(mode="after")
+    def _shard_ids_within_shards(self) -> DiscordConfig:
+        if self.shard_ids is None:
+            return self
+        if self.shards == "auto":
+            raise ValueError("shard_ids needs shards to be a count, not 'auto'")
+        if not self.shard_ids or len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("shard_ids must list each shard of this process once")
+        if not all(0 <= i < self.shards for i in self.shard_ids):
+            raise ValueError(f"shard_ids must be between 0 and {self.shards - 1} (shards - 1)")
+        return self
 
 
 class StateConfig(ConfigSection):
