@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from click.testing import CliRunner
 from bot.answers.models import Answer, Source, Timings
 from bot.cli import cli
 from bot.config import BotConfig, StateConfig
-from bot.server_state import Briefing
+from bot.server_state import Briefing, ServerSettings
 from bot.state import BotState, open_bot_state
 from bot.state_db import PostgresStateDatabase, StateDatabase, open_state_database
 from index.errors import ConfigError, StoreError
@@ -151,6 +152,8 @@ def test_settings_changed_at_once_by_two_processes_both_stay(open_state: OpenSta
     first, second = open_state(), open_state()
     for round_ in range(10):
         guild = GUILD + round_
+        if round_ % 2:  # a row stored already, or none yet: two paths to the same end
+            first.servers.save_settings(guild, ServerSettings(follow_ups="inline"))
         barrier = threading.Barrier(2)
 
         def change(state: BotState, barrier: threading.Barrier, **value: object) -> None:
@@ -306,6 +309,40 @@ def test_postgres_claim_waits_for_another_process_claim_and_honours_its_outcome(
                 other.rollback()
             waiting.join()
         assert results == [not other_commits]
+    finally:
+        state.close()
+
+
+def test_postgres_settings_change_waits_for_another_process_change_and_keeps_it(
+    postgres_url: str,
+) -> None:
+    """Another process is rewriting the server's settings row: our change waits for its
+    row lock, then starts from what it committed (never from our older copy)."""
+    state = BotState(PostgresStateDatabase(postgres_url))
+    try:
+        state.servers.save_settings(GUILD, ServerSettings(follow_ups="inline"))
+        changed = ServerSettings(follow_ups="inline", cooldown_seconds=30.0)
+        with psycopg.connect(postgres_url) as other:  # a transaction, not autocommit
+            other.execute(
+                "SELECT body FROM server_settings WHERE guild_id = %s FOR UPDATE", (GUILD,)
+            )
+            other.execute(
+                "UPDATE server_settings SET body = %s WHERE guild_id = %s",
+                (changed.to_json(), GUILD),
+            )
+            results: list[ServerSettings] = []
+            waiting = threading.Thread(
+                target=lambda: results.append(
+                    state.servers.update_settings(GUILD, written_answers=True)
+                )
+            )
+            pid = _backend_pid(state.database)
+            waiting.start()
+            _wait_until_blocked(postgres_url, pid)
+            other.commit()
+            waiting.join()
+        assert results == [replace(changed, written_answers=True)]
+        assert state.servers.settings(GUILD) == results[0]
     finally:
         state.close()
 
