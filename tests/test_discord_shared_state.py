@@ -99,16 +99,17 @@ def test_two_shard_processes_share_answers_briefing_claims_and_the_sync_hash(
             # Either process finds the other's answer by its message (a reply to it),
             # once the answering process has noted which message shows it.
             state_a, state_b = a.backend.state, b.backend.state
+            message_a, message_b = int(answer.message_id or 0), int(other_answer.message_id or 0)
             await wait_until(
                 lambda: (
-                    state_b.answer_for_message(int(answer.message_id)) is not None
-                    and state_a.answer_for_message(int(other_answer.message_id)) is not None
+                    state_b.answer_for_message(message_a) is not None
+                    and state_a.answer_for_message(message_b) is not None
                 ),
                 timeout=30,
                 what="both answers' messages to be noted",
             )
-            given_by_a = state_b.answer_for_message(int(answer.message_id))
-            given_by_b = state_a.answer_for_message(int(other_answer.message_id))
+            given_by_a = state_b.answer_for_message(message_a)
+            given_by_b = state_a.answer_for_message(message_b)
             assert given_by_a is not None and given_by_b is not None
             assert given_by_a.answer.question == given_by_b.answer.question == QUESTION["question"]
             assert given_by_a.id != given_by_b.id
@@ -130,7 +131,7 @@ def test_two_shard_processes_share_answers_briefing_claims_and_the_sync_hash(
             titles = [[e.get("title") for e in m.get("embeds", [])] for m in posted]
             assert titles == [["1. Ceasefire talks resume in Cairo"]]
             again = await asyncio.gather(a.briefings.tick(), b.briefings.tick())
-            assert again == [[], []]  # claimed: not even due any more
+            assert list(again) == [[], []]  # claimed: not even due any more
 
         # The shards are reassigned (a restart with a new layout): b now carries the
         # home guild, and the buttons on the answer a gave work there.
