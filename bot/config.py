@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from index.config import Config, ConfigSection
 
@@ -184,7 +184,8 @@ class StateConfig(ConfigSection):
     one PostgreSQL database that several bot processes (shards) share.
 
     The password is never read from this file: put it in the environment variable named
-    by `password_env` (or in the URL given as GEOBOT_STATE__URL); it is never logged.
+    by `password_env` (PGPASSWORD by default), or in the URL given as GEOBOT_STATE__URL;
+    it is never logged.
     """
 
     backend: Literal["sqlite", "postgres"] = Field(
@@ -199,12 +200,23 @@ class StateConfig(ConfigSection):
         "'postgresql://geobot@db.example:5432/geobot' (no password here)",
     )
     password_env: str = Field(
-        default="GEOBOT_STATE_PASSWORD",
+        default="PGPASSWORD",
         min_length=1,
         description="the environment variable holding the database password, when the "
-        "server asks for one (libpq's PGPASSWORD and ~/.pgpass work too)",
+        "server asks for one (default: libpq's own PGPASSWORD; ~/.pgpass works too); not "
+        "a GEOBOT_ name, which would be read as a setting",
     )
     connect_timeout_s: int = Field(default=10, ge=1, le=300)
+
+    @field_validator("password_env")
+    @classmethod
+    def _not_a_setting(cls, name: str) -> str:
+        if name.upper().startswith("GEOBOT_"):
+            raise ValueError(
+                f"password_env {name!r}: a GEOBOT_ variable is read as a setting; "
+                "name another one (e.g. PGPASSWORD)"
+            )
+        return name
 
     @model_validator(mode="after")
     def _postgres_needs_url(self) -> StateConfig:

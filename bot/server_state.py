@@ -114,12 +114,18 @@ class ServerStore:
             return self._settings.get(guild_id, ServerSettings())
 
     def save_settings(self, guild_id: int, settings: ServerSettings) -> None:
+        self._write_settings(guild_id, settings)
+        self._remember(guild_id, settings)
+
+    def _write_settings(self, guild_id: int, settings: ServerSettings) -> None:
         self._db.execute(
             "INSERT INTO server_settings(guild_id, body, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT(guild_id) DO UPDATE SET body=excluded.body,"
             " updated_at=excluded.updated_at",
             (guild_id, settings.to_json(), _now()),
         )
+
+    def _remember(self, guild_id: int, settings: ServerSettings) -> None:
         with self._cache_lock:
             self._settings[guild_id] = settings
 
@@ -140,7 +146,9 @@ class ServerStore:
             ).one()
             stored = ServerSettings.from_json(str(row[0])) if row else ServerSettings()
             settings = replace(stored, **changes)
-            self.save_settings(guild_id, settings)
+            self._write_settings(guild_id, settings)
+        # Only once committed: a failed commit leaves the copy as stored.
+        self._remember(guild_id, settings)
         return settings
 
     # -- briefings -----------------------------------------------------------------------

@@ -109,6 +109,9 @@ class SQLiteStateDatabase:
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:
+            if self._conn.in_transaction:  # nested: part of the outer one
+                yield
+                return
             # IMMEDIATE takes the write lock at once: another process's read-modify-write
             # of the same rows waits for this one instead of failing at commit.
             self._conn.execute("BEGIN IMMEDIATE")

@@ -373,9 +373,25 @@ def test_postgres_errors_are_one_line_without_the_password(
 def test_postgres_needs_a_url_and_psycopg(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ValueError, match="needs url"):
         StateConfig(backend="postgres")
-    monkeypatch.setenv("GEOBOT_STATE__BACKEND", "postgres")
+    # A GEOBOT_ variable would be read as a setting ([state] password), and refused.
+    with pytest.raises(ValueError, match="password_env"):
+        StateConfig(password_env="GEOBOT_STATE_PASSWORD")
     from bot.config import BotConfig as Schema
     from index.config import load_config
+
+    shared = load_config(
+        environ={
+            "GEOBOT_STATE__BACKEND": "postgres",
+            "GEOBOT_STATE__URL": "postgresql://geobot@db.example/geobot",
+            "PGPASSWORD": "s3cret",
+        },
+        schema=Schema,
+    )
+    assert (shared.state.backend, shared.state.url) == (
+        "postgres",
+        "postgresql://geobot@db.example/geobot",
+    )
+    monkeypatch.setenv("GEOBOT_STATE__BACKEND", "postgres")
 
     with pytest.raises(ConfigError, match="needs url"):
         load_config(schema=Schema)
