@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from index.config import Config, ConfigSection
 
-__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig"]
+__all__ = ["AnswerConfig", "BotConfig", "DiscordConfig", "LLMConfig", "StateConfig"]
 
 
 class AnswerConfig(ConfigSection):
@@ -152,14 +152,84 @@ class DiscordConfig(ConfigSection):
         "(as many as Discord recommends), runs one process as discord.py's "
         "AutoShardedClient (Discord requires sharding from 2,500 servers)",
     )
+    shard_ids: tuple[int, ...] | None = Field(
+        default=None,
+        description="with `shards` a count: the shards this process runs, e.g. [0, 1, 2, 3] "
+        "of shards = 8, another process running [4, 5, 6, 7]; processes that split the "
+        "shards share one [state] database (PostgreSQL) and one knowledge base (Milvus); "
+        "unset: this process runs them all",
+    )
     poll_feeds: bool = Field(
         default=True,
         description="poll the feeds in the background while the bot runs, each every "
         "[feeds] poll_interval_minutes; off: only `/feeds poll` and `geobot feeds poll`",
     )
 
+    @model_validator(mode="after")
+    def _shard_ids_within_shards(self) -> DiscordConfig:
+        if self.shard_ids is None:
+            return self
+        if self.shards == "auto":
+            raise ValueError("shard_ids needs shards to be a count, not 'auto'")
+        if not self.shard_ids or len(set(self.shard_ids)) != len(self.shard_ids):
+            raise ValueError("shard_ids must list each shard of this process once")
+        if not all(0 <= i < self.shards for i in self.shard_ids):
+            raise ValueError(f"shard_ids must be between 0 and {self.shards - 1} (shards - 1)")
+        return self
+
+
+class StateConfig(ConfigSection):
+    """Where the bot keeps its records (answers behind buttons, feedback, each server's
+    settings and briefing, the command-sync hash): `bot.sqlite3` in the data folder, or
+    one PostgreSQL database that several bot processes (shards) share.
+
+    The password is never read from this file: put it in the environment variable named
+    by `password_env` (PGPASSWORD by default), or in the URL given as GEOBOT_STATE__URL;
+    it is never logged.
+    """
+
+    backend: Literal["sqlite", "postgres"] = Field(
+        default="sqlite",
+        description="'sqlite' (bot.sqlite3 in the data folder, the default) or 'postgres' "
+        "(one database shared by every bot process; needs geobot[postgres] and `url`)",
+    )
+    url: str = Field(
+        default="",
+        repr=False,
+        description="with backend = 'postgres': the database, as a libpq URL such as "
+        "'postgresql://geobot@db.example:5432/geobot' (no password here)",
+    )
+    password_env: str = Field(
+        default="PGPASSWORD",
+        min_length=1,
+        description="the environment variable holding the database password, when the "
+        "server asks for one (default: libpq's own PGPASSWORD; ~/.pgpass works too); not "
+        "a GEOBOT_ name, which would be read as a setting",
+    )
+    connect_timeout_s: int = Field(default=10, ge=1, le=300)
+
+    @field_validator("password_env")
+    @classmethod
+    def _not_a_setting(cls, name: str) -> str:
+        if name.upper().startswith("GEOBOT_"):
+            raise ValueError(
+                f"password_env {name!r}: a GEOBOT_ variable is read as a setting; "
+                "name another one (e.g. PGPASSWORD)"
+            )
+        return name
+
+    @model_validator(mode="after")
+    def _postgres_needs_url(self) -> StateConfig:
+        if self.backend == "postgres" and not self.url.strip():
+            raise ValueError(
+                "[state] backend = 'postgres' needs url (e.g. "
+                "'postgresql://geobot@db.example:5432/geobot', or GEOBOT_STATE__URL)"
+            )
+        return self
+
 
 class BotConfig(Config):
     answers: AnswerConfig = AnswerConfig()
     llm: LLMConfig = LLMConfig()
     discord: DiscordConfig = DiscordConfig()
+    state: StateConfig = StateConfig()

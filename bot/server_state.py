@@ -1,34 +1,38 @@
 """Each Discord server's own settings (`/settings`) and daily briefing (`/briefing`), kept
-in the bot's state file (`bot.sqlite3`) by `ServerStore`, which `BotState` opens on its
-connection (`BotState.servers`).
+in the bot's state database (`bot.sqlite3`, or the PostgreSQL database that shard
+processes share) by `ServerStore`, which `BotState` opens on its database
+(`BotState.servers`).
 
 Settings are overrides: a value a server never set is None and falls back to the config
 file (`bot.discord.server_settings` resolves them). They are few and read on every
-question, so the store keeps them in memory and writes through.
+question, so the store keeps them in memory and writes through. With several shard
+processes each keeps its own copy: Discord sends a server's events to one shard only, so
+the process that changes a server's settings is the one that reads them; a change is made
+on the row as stored (locked while it is rewritten), so an older copy never undoes
+another process's change.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from index.errors import StoreError
+from bot.state_db import StateDatabase
 
 __all__ = ["Briefing", "ServerSettings", "ServerStore"]
 
-SCHEMA = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS server_settings (
-    guild_id INTEGER PRIMARY KEY,
+    guild_id {id} PRIMARY KEY,
     body TEXT NOT NULL,
     updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS briefings (
-    guild_id INTEGER PRIMARY KEY,
-    channel_id INTEGER NOT NULL,
+    guild_id {id} PRIMARY KEY,
+    channel_id {id} NOT NULL,
     at TEXT NOT NULL,
     timezone TEXT NOT NULL,
     topic TEXT,
@@ -36,6 +40,11 @@ CREATE TABLE IF NOT EXISTS briefings (
     quiet_noted INTEGER NOT NULL DEFAULT 0
 );
 """
+# Discord ids are 64-bit: PostgreSQL's INTEGER is not.
+SCHEMA = {
+    "sqlite": _TABLES.format(id="INTEGER"),
+    "postgres": _TABLES.format(id="BIGINT"),
+}
 
 FollowUps = Literal["thread", "inline"]
 
@@ -86,20 +95,15 @@ def _now() -> str:
 
 
 class ServerStore:
-    """Server settings and briefings on the bot state's connection (and its lock)."""
+    """Server settings and briefings on the bot state's database."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: threading.Lock) -> None:
-        self._conn = conn
-        self._lock = lock
-        try:
-            with lock:
-                conn.executescript(SCHEMA)
-                rows = conn.execute("SELECT guild_id, body FROM server_settings").fetchall()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"cannot read the servers' settings: {exc}") from None
+    def __init__(self, database: StateDatabase) -> None:
+        self._db = database
+        database.run_script(SCHEMA[database.dialect])
+        rows = database.execute("SELECT guild_id, body FROM server_settings").rows
         self._settings = {int(g): ServerSettings.from_json(str(b)) for g, b in rows}
         # The cache has its own lock: the event loop reads it on every question and must
-        # never wait behind a thread's SQLite work under the connection's lock.
+        # never wait behind a thread's database work.
         self._cache_lock = threading.Lock()
 
     # -- settings ------------------------------------------------------------------------
@@ -110,27 +114,42 @@ class ServerStore:
             return self._settings.get(guild_id, ServerSettings())
 
     def save_settings(self, guild_id: int, settings: ServerSettings) -> None:
-        with self._lock:
-            self._write_settings(guild_id, settings)
-
-    def update_settings(self, guild_id: int, **changes: Any) -> ServerSettings:
-        """Change some of the server's settings; the others stay. Returns the new ones.
-        Read and written under one lock, so two changes made at once both stay."""
-        with self._lock:
-            settings = replace(self.settings(guild_id), **changes)
-            self._write_settings(guild_id, settings)
-        return settings
+        self._write_settings(guild_id, settings)
+        self._remember(guild_id, settings)
 
     def _write_settings(self, guild_id: int, settings: ServerSettings) -> None:
-        # Called with the connection's lock held.
-        self._conn.execute(
+        self._db.execute(
             "INSERT INTO server_settings(guild_id, body, updated_at) VALUES (?, ?, ?)"
             " ON CONFLICT(guild_id) DO UPDATE SET body=excluded.body,"
             " updated_at=excluded.updated_at",
             (guild_id, settings.to_json(), _now()),
         )
+
+    def _remember(self, guild_id: int, settings: ServerSettings) -> None:
         with self._cache_lock:
             self._settings[guild_id] = settings
+
+    def update_settings(self, guild_id: int, **changes: Any) -> ServerSettings:
+        """Change some of the server's settings; the others stay. Returns the new ones.
+        The stored row is read and rewritten in one transaction that locks it, so two
+        changes made at once, by two threads or two processes, both stay."""
+        with self._db.transaction():
+            # The row exists before it is locked: a missing row cannot be locked.
+            self._db.execute(
+                "INSERT INTO server_settings(guild_id, body, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(guild_id) DO NOTHING",
+                (guild_id, ServerSettings().to_json(), _now()),
+            )
+            row = self._db.execute(
+                f"SELECT body FROM server_settings WHERE guild_id=?{self._db.row_lock}",
+                (guild_id,),
+            ).one()
+            stored = ServerSettings.from_json(str(row[0])) if row else ServerSettings()
+            settings = replace(stored, **changes)
+            self._write_settings(guild_id, settings)
+        # Only once committed: a failed commit leaves the copy as stored.
+        self._remember(guild_id, settings)
+        return settings
 
     # -- briefings -----------------------------------------------------------------------
 
@@ -148,63 +167,60 @@ class ServerStore:
     _COLUMNS = "guild_id, channel_id, at, timezone, topic, last_day, quiet_noted"
 
     def briefing(self, guild_id: int) -> Briefing | None:
-        with self._lock:
-            row = self._conn.execute(
-                f"SELECT {self._COLUMNS} FROM briefings WHERE guild_id=?", (guild_id,)
-            ).fetchone()
+        row = self._db.execute(
+            f"SELECT {self._COLUMNS} FROM briefings WHERE guild_id=?", (guild_id,)
+        ).one()
         return self._briefing(row) if row else None
 
     def briefings(self) -> list[Briefing]:
-        with self._lock:
-            rows = self._conn.execute(
-                f"SELECT {self._COLUMNS} FROM briefings ORDER BY guild_id"
-            ).fetchall()
+        rows = self._db.execute(f"SELECT {self._COLUMNS} FROM briefings ORDER BY guild_id").rows
         return [self._briefing(r) for r in rows]
 
     def set_briefing(self, briefing: Briefing) -> None:
         """Create or replace the server's briefing (its `last_day` as given)."""
-        with self._lock:
-            self._conn.execute(
-                f"INSERT OR REPLACE INTO briefings({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    briefing.guild_id,
-                    briefing.channel_id,
-                    briefing.at,
-                    briefing.timezone,
-                    briefing.topic,
-                    briefing.last_day.isoformat() if briefing.last_day else None,
-                    int(briefing.quiet_noted),
-                ),
-            )
+        self._db.execute(
+            f"INSERT INTO briefings({self._COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(guild_id) DO UPDATE SET channel_id=excluded.channel_id,"
+            " at=excluded.at, timezone=excluded.timezone, topic=excluded.topic,"
+            " last_day=excluded.last_day, quiet_noted=excluded.quiet_noted",
+            (
+                briefing.guild_id,
+                briefing.channel_id,
+                briefing.at,
+                briefing.timezone,
+                briefing.topic,
+                briefing.last_day.isoformat() if briefing.last_day else None,
+                int(briefing.quiet_noted),
+            ),
+        )
 
     def remove_briefing(self, guild_id: int) -> bool:
-        with self._lock:
-            cursor = self._conn.execute("DELETE FROM briefings WHERE guild_id=?", (guild_id,))
-            return cursor.rowcount > 0
+        return self._db.execute("DELETE FROM briefings WHERE guild_id=?", (guild_id,)).rowcount > 0
 
     def claim_day(self, guild_id: int, day: date) -> bool:
         """Mark `day` as posted, before posting: True for the one caller that claimed it,
-        False when that day (or a later one) was claimed already. One SQL statement, so
-        two ticks, or two processes, can never both post the same day."""
-        with self._lock:
-            cursor = self._conn.execute(
-                "UPDATE briefings SET last_day=? WHERE guild_id=?"
-                " AND (last_day IS NULL OR last_day < ?)",
-                (day.isoformat(), guild_id, day.isoformat()),
-            )
-            return cursor.rowcount == 1
+        False when that day (or a later one) was claimed already.
+
+        One conditional UPDATE, so two ticks, or two processes, can never both post the
+        same day: SQLite runs one writer at a time; PostgreSQL makes a second UPDATE of
+        the row wait for the first to commit and then tests its WHERE again against the
+        committed row (read committed), which no longer matches."""
+        claimed = self._db.execute(
+            "UPDATE briefings SET last_day=? WHERE guild_id=?"
+            " AND (last_day IS NULL OR last_day < ?)",
+            (day.isoformat(), guild_id, day.isoformat()),
+        )
+        return claimed.rowcount == 1
 
     def release_day(self, guild_id: int, day: date, previous: date | None) -> None:
         """Give back a claimed `day` that nothing was posted for (a send failed first)."""
-        with self._lock:
-            self._conn.execute(
-                "UPDATE briefings SET last_day=? WHERE guild_id=? AND last_day=?",
-                (previous.isoformat() if previous else None, guild_id, day.isoformat()),
-            )
+        self._db.execute(
+            "UPDATE briefings SET last_day=? WHERE guild_id=? AND last_day=?",
+            (previous.isoformat() if previous else None, guild_id, day.isoformat()),
+        )
 
     def note_quiet(self, guild_id: int, quiet: bool) -> None:
         """Remember whether the last briefing day had no news (said once per quiet spell)."""
-        with self._lock:
-            self._conn.execute(
-                "UPDATE briefings SET quiet_noted=? WHERE guild_id=?", (int(quiet), guild_id)
-            )
+        self._db.execute(
+            "UPDATE briefings SET quiet_noted=? WHERE guild_id=?", (int(quiet), guild_id)
+        )

@@ -102,3 +102,24 @@ def real_llm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     with LlamaServer(log) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def local_postgres() -> Iterator[object]:
+    """One real PostgreSQL server for the session (pgserver, the dev extra). Imported
+    here, not at the top: only the tests that use it need the package, and they fail
+    (never skip) without it."""
+    from local_postgres import LocalPostgres
+
+    server = LocalPostgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(local_postgres: object) -> str:
+    """A fresh database on the session's PostgreSQL server."""
+    from local_postgres import LocalPostgres
+
+    assert isinstance(local_postgres, LocalPostgres)
+    return local_postgres.new_database()

@@ -49,6 +49,16 @@ def test_shard_setting_picks_the_client() -> None:
         assert client.shard_count == (None if shards == "auto" else 2)
     with pytest.raises(ValueError):
         BotConfig.model_validate({"discord": {"shards": 0}})
+    # A process running some of the shards (the others run in other processes).
+    config = BotConfig.model_validate({"discord": {"shards": 8, "shard_ids": [4, 5, 6, 7]}})
+    client = build_client(config, lambda: None)  # type: ignore[arg-type,return-value]
+    assert isinstance(client, discord.AutoShardedClient)
+    assert (client.shard_count, client.shard_ids) == (8, [4, 5, 6, 7])
+    for wrong in ({"shards": "auto", "shard_ids": [0]}, {"shards": 2, "shard_ids": [2]}):
+        with pytest.raises(ValueError, match="shard_ids"):
+            BotConfig.model_validate({"discord": wrong})
+    with pytest.raises(ValueError, match="once"):
+        BotConfig.model_validate({"discord": {"shards": 2, "shard_ids": [1, 1]}})
 
 
 @pytest.mark.parametrize("shards", ["auto", 2])

@@ -67,10 +67,10 @@ def feedback(
 ) -> None:
     """Export the helpful / not helpful votes left on the bot's answers."""
     from bot.feedback_export import feedback_csv
-    from bot.state import BotState
+    from bot.state import open_bot_state
 
     app = app_context(config_path, data_dir)
-    state = BotState(app.config.resolved_data_dir() / "bot.sqlite3")
+    state = open_bot_state(app.config)
     try:
         votes = state.feedback()
     finally:

@@ -398,6 +398,9 @@ class ShardedGeobotClient(GeobotClient, discord.AutoShardedClient):
         # "auto" leaves shard_count None: as many as Discord recommends, asked at login.
         if shards != "auto":
             self.shard_count = shards
+        # A process running some of the shards; other processes run the rest.
+        if config.discord.shard_ids is not None:
+            self.shard_ids = list(config.discord.shard_ids)
 
 
 def build_client(
@@ -405,8 +408,8 @@ def build_client(
 ) -> GeobotClient:
     """The bot with every slash command and button, answering with what
     `backend_factory` builds (once, in `setup_hook`); sharded when `[discord] shards`
-    is more than 1 or "auto"; `force_sync` syncs the commands even when they did not
-    change since the last sync."""
+    is more than 1 or "auto" (running only `[discord] shard_ids` of them, when set);
+    `force_sync` syncs the commands even when they did not change since the last sync."""
     if config.discord.shards == 1:
         return GeobotClient(config, backend_factory, force_sync=force_sync)
     return ShardedGeobotClient(config, backend_factory, force_sync=force_sync)

@@ -13,7 +13,7 @@ from bot.answers.service import AnswerService
 from bot.config import BotConfig
 from bot.discord.app import GeobotClient, build_client
 from bot.discord.backend import Backend
-from bot.state import BotState
+from bot.state import open_bot_state
 from index import Embedder, KnowledgeBase
 
 __all__ = ["backend_factory", "run", "serve"]
@@ -27,7 +27,7 @@ def backend_factory(config: BotConfig, embedder: Callable[[], Embedder]) -> Call
     def build() -> Backend:
         kb = KnowledgeBase.open(config, embedder())
         kb.embedder.embed_query("warm up")  # load the model now, not on the first question
-        state = BotState(config.resolved_data_dir() / "bot.sqlite3")
+        state = open_bot_state(config)
         writer = writer_from_config(config.llm) if config.llm.enabled else None
         return Backend(AnswerService(kb, config.answers, writer=writer), state)
 
