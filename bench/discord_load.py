@@ -2,8 +2,9 @@
 
     .venv/bin/python bench/discord_load.py [--concurrent 50] [--probes 20] [--subset Q]
 
-The real bot (real model, real knowledge base of the RealTimeQA dev corpus built by
-bench/build_corpus.py) runs on the real discord.py client against the local fake Discord
+The real bot (the real model through the default int8 ONNX embedder, and a real knowledge
+base of the RealTimeQA dev corpus, built on first run by `geobot eval realtimeqa ...
+--cache-dir .bench-cache` or by this bench) runs on the real discord.py client against the local fake Discord
 of the tests. All interactions are delivered at once. Reports the share answered, the
 slowest first response (Discord allows 3 s), p50 and p95 time to the final answer, and the
 worst event-loop lag a 10 ms ticker saw while it ran.
@@ -37,7 +38,7 @@ from bot.discord import Backend, GeobotClient
 from bot.evaluation.realtimeqa import load_dataset, open_corpus
 from bot.state import BotState
 from index.config import EmbeddingConfig
-from index.embedding.sentence_transformer import SentenceTransformerEmbedder
+from index.embedding.factory import load_embedder
 
 
 async def lag_monitor(stop: asyncio.Event, worst: list[float]) -> None:
@@ -88,7 +89,8 @@ async def main_async(concurrent: int, data: Path, probes: int, subset: int | Non
         # A smaller corpus to embed, for a busy machine: the first questions and their
         # articles, the questions asked again in turn to make up `concurrent`.
         dataset = dataset.subset(subset)
-    embedder = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
+    # The default embedder (int8 ONNX), as `geobot bot` runs it: its own corpus store.
+    embedder = load_embedder(EmbeddingConfig(), cache_dir=CACHE / "models")
     kb = open_corpus(dataset, BotConfig(), embedder, CACHE)
     asked = [q.sentence for q in dataset.questions]
     questions = [asked[i % len(asked)] for i in range(concurrent)]
