@@ -28,12 +28,13 @@ from bot.answers.citations import (
 from bot.answers.corroboration import corroborate
 from bot.answers.drafting import Draft, draft_answer
 from bot.answers.extractive import TermWeights, rarity_from_frequency
-from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
+from bot.answers.llm import LLMError, LLMWriter, OnKept, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
 from bot.answers.source_policy import SourcePolicy
 from bot.answers.text import content_terms, stem, stems, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
+from bot.answers.written_checks import KeptSentence
 from bot.config import AnswerConfig
 from index import Article, KnowledgeBase, NotFoundError, Passage, SearchMode
 
@@ -172,12 +173,16 @@ class AnswerService:
         context: Sequence[str] = (),
         inherited_window: TimeWindow | None = None,
         already_shown: frozenset[tuple[int, int]] = frozenset(),
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
         """A short answer whose every sentence is a cited quote, or a plain refusal.
 
         `context` holds earlier questions of a conversation (a follow-up is searched with
         them), `inherited_window` their dates, `already_shown` the sentences (article id,
-        start) earlier answers quoted, which are not repeated.
+        start) earlier answers quoted, which are not repeated. With `on_text` and a
+        writer, the model's reply is streamed and `on_text` is called (in this thread)
+        with the answer's text so far each time one more written sentence passes the
+        checks; the answer returned is the same as without it (see `answer_from`).
         """
         started = time.perf_counter()
         original = question
@@ -200,6 +205,7 @@ class AnswerService:
             context=context,
             started=started,
             already_shown=already_shown,
+            on_text=on_text,
         )
 
     def answer_from(
@@ -210,8 +216,15 @@ class AnswerService:
         context: Sequence[str] = (),
         started: float | None = None,
         already_shown: frozenset[tuple[int, int]] = frozenset(),
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
-        """The answer to an already retrieved question (the evaluation reuses retrieval)."""
+        """The answer to an already retrieved question (the evaluation reuses retrieval).
+
+        `on_text` (see `ask`) is told texts that are each a prefix of the next; the last
+        is a prefix of the answer's text when the answer is the written one. When it is
+        not (the server failed mid-reply, the whole answer failed its final check), the
+        answer's notes say why.
+        """
         started = time.perf_counter() if started is None else started
         original = retrieved.question if original is None else original
         passages = retrieved.passages[: self.config.passages]
@@ -262,6 +275,7 @@ class AnswerService:
                     [(r.hit.article, r.hit.passage) for r in retrieved.passages],
                     word_budget=self.config.word_budget,
                     context=context,
+                    on_kept=_composed(on_text),
                 )
             )
             notes = (*notes, *more_notes)
@@ -605,6 +619,19 @@ class AnswerService:
             if len(chosen) >= count:
                 break
         return [quotes[i] for i in chosen]
+
+
+def _composed(on_text: Callable[[str], None] | None) -> OnKept | None:
+    """`on_text` told the text of the written sentences kept so far, as the answer
+    composes it (markers numbered by first citation, so each text is a prefix of the
+    next)."""
+    if on_text is None:
+        return None
+
+    def on_kept(kept: tuple[KeptSentence, ...]) -> None:
+        on_text(compose_written(kept)[0])
+
+    return on_kept
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
