@@ -8,6 +8,7 @@ input does not use up the user's cooldown.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -22,13 +23,17 @@ from bot.discord.checks import check_cooldown
 from bot.discord.client_api import client_of
 from bot.discord.errors import UserError
 from bot.discord.options import COUNTRY_HELP, OUTLET_HELP, parse_country, parse_day, parse_outlet
+from bot.discord.streaming import StreamedAnswer
 from bot.discord.text import NO_PINGS
 
 __all__ = ["COMMANDS", "ask", "help_command", "search", "sources", "summary"]
 
 
-async def follow_up_with(interaction: discord.Interaction[Any], answer: Answer) -> None:
-    """Send `answer` as the deferred interaction's follow-up, outside any conversation."""
+async def follow_up_with(
+    interaction: discord.Interaction[Any], answer: Answer, stream: StreamedAnswer | None = None
+) -> None:
+    """Send `answer` as the deferred interaction's follow-up (or the final edit of the
+    follow-up that showed it as it was written), outside any conversation."""
     await client_of(interaction).send_answer(
         answer,
         functools.partial(interaction.followup.send, wait=True),
@@ -36,6 +41,7 @@ async def follow_up_with(interaction: discord.Interaction[Any], answer: Answer) 
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         conversation=None,
+        stream=stream,
     )
 
 
@@ -61,15 +67,23 @@ async def ask(
     code = parse_country(country)
     check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
-    answer = await client.offload(
-        client.servers.service(client.backend, interaction.guild_id).ask,
-        question,
-        since=first,
-        until=last,
-        outlet=parse_outlet(outlet),
-        country=code,
-    )
-    await follow_up_with(interaction, answer)
+    service = client.servers.service(client.backend, interaction.guild_id)
+    async with contextlib.AsyncExitStack() as stack:
+        # A written answer is shown as it is written: each sentence once it is checked.
+        stream = None
+        if service.writer is not None:
+            send = functools.partial(interaction.followup.send, wait=True)
+            stream = await stack.enter_async_context(client.stream_answer(send))
+        answer = await client.offload(
+            service.ask,
+            question,
+            since=first,
+            until=last,
+            outlet=parse_outlet(outlet),
+            country=code,
+            on_text=stream.on_text if stream is not None else None,
+        )
+        await follow_up_with(interaction, answer, stream)
 
 
 ask.autocomplete("outlet")(outlet_choices)
