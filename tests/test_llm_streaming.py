@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +22,7 @@ from corpus import CORPUS
 from fakes import HashingEmbedder, ScriptedModel, ScriptedStream, chat_completion, passage_number
 from fakes import sse_events as sse
 from local_http import LocalHTTPServer
+from test_cli import run, write_articles
 
 from bot.answers.citations import verify
 from bot.answers.llm import (
@@ -29,8 +32,10 @@ from bot.answers.llm import (
     OpenAICompatibleClient,
 )
 from bot.answers.llm_client import MAX_EVENT_BYTES, MAX_STREAM_BYTES
-from bot.answers.models import Answer, Timings, answer_to_dict
+from bot.answers.models import Answer, Timings, answer_from_dict, answer_to_dict
 from bot.answers.service import AnswerService
+from bot.cli.rendering import render_answer as render_for_terminal
+from bot.cli.streaming import WITHDRAWN, StreamedPrinter
 from bot.config import AnswerConfig, LLMConfig
 from bot.discord.render import render_answer
 from index import Config, KnowledgeBase
@@ -315,3 +320,65 @@ def test_streamed_over_http_equals_the_answer_read_whole(
     assert shown_before and fallback.method == "extractive"
     assert any("the language model is unavailable" in n for n in fallback.notes)
     writer.close()
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_the_printer_prints_each_checked_sentence_as_it_comes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    printer = StreamedPrinter(width=40)
+    printer.on_text("The mediators proposed a six-week truce. [1]")
+    assert capsys.readouterr().out == "The mediators proposed a six-week truce.\n[1]"
+    printer.on_text("The mediators proposed a six-week truce. [1] Talks stalled. [2]")
+    assert capsys.readouterr().out == " Talks stalled. [2]"
+
+
+def cli_kb(tmp_path: Path) -> Path:
+    data = tmp_path / "kb"
+    assert run("ingest", str(write_articles(tmp_path / "articles")), data_dir=data).exit_code == 0
+    return data
+
+
+CLI_QUESTION = "What did the mediators propose in Cairo?"
+CLI_REPLY = (
+    "Mediators proposed a truce as ceasefire talks resumed in Cairo [1]. "
+    "Generals rejected annexation of northern provinces [1]. "
+    "The mediators proposed a truce [1]."
+)
+
+
+def test_cli_ask_llm_prints_the_streamed_answer_as_the_whole_one(
+    tmp_path: Path, local_http: LocalHTTPServer
+) -> None:
+    data = cli_kb(tmp_path)
+    env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1")}
+    local_http.add(PATH, chat_completion(CLI_REPLY), content_type="application/json")
+    as_json = run("ask", CLI_QUESTION, "--llm", "--json", data_dir=data, env=env)
+    assert as_json.exit_code == 0, as_json.output
+    whole = answer_from_dict(json.loads(as_json.output))  # one JSON object, not streamed
+    assert json.loads(local_http.requests[-1].body)["stream"] is False
+    assert whole.method == "llm" and "Generals" not in whole.text
+    local_http.events(PATH, sse(CLI_REPLY, chunk=3))
+    result = run("ask", CLI_QUESTION, "--llm", data_dir=data, env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(local_http.requests[-1].body)["stream"] is True
+    took = re.compile(r"\d+ ms")
+    assert took.sub("", result.output) == took.sub("", render_for_terminal(whole) + "\n")
+    assert "Generals" not in result.output
+
+
+def test_cli_ask_llm_with_the_server_dying_mid_stream_says_so(
+    tmp_path: Path, local_http: LocalHTTPServer
+) -> None:
+    data = cli_kb(tmp_path)
+    env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1")}
+    local_http.events(PATH, sse(CLI_REPLY, chunk=3), die_after=50)
+    result = run("ask", CLI_QUESTION, "--llm", data_dir=data, env=env)
+    assert result.exit_code == 0 and result.exception is None, result.output
+    streamed_part, rest = result.output.split(WITHDRAWN)
+    assert streamed_part.startswith("Mediators proposed a truce as ceasefire talks resumed")
+    assert "extractive, every sentence quoted" in rest
+    assert "note: the language model is unavailable" in rest
+    assert "Generals" not in result.output
