@@ -170,12 +170,15 @@ class LLMWriter:
         sentences: int,
         word_budget: int,
         order: str,
+        on_kept: OnKept | None = None,
     ) -> WrittenAnswer:
-        """A summary of `passages` ("the article ..." or a topic), checked. Raises LLMError."""
-        reply = self.client.complete(
-            self.summary_messages(subject, passages, sentences, word_budget, order)
-        )
-        return self._checked(reply, passages, word_budget, summary=True)
+        """A summary of `passages` ("the article ..." or a topic), checked. Raises LLMError.
+
+        `on_kept`: as in `write_answer`."""
+        messages = self.summary_messages(subject, passages, sentences, word_budget, order)
+        if on_kept is not None and isinstance(self.client, StreamingChatClient):
+            return self._streamed(messages, passages, word_budget, on_kept, summary=True)
+        return self._checked(self.client.complete(messages), passages, word_budget, summary=True)
 
     def _checked(
         self, reply: str, passages: Sources, word_budget: int, *, summary: bool = False
@@ -195,12 +198,18 @@ class LLMWriter:
         passages: Sources,
         word_budget: int,
         on_kept: OnKept,
+        *,
+        summary: bool = False,
     ) -> WrittenAnswer:
         """The reply read as it streams in, each sentence checked once complete; raises
         LLMError when the server fails, also after some sentences were let through."""
         assert isinstance(self.client, StreamingChatClient)
+        # A summary has no "not found": those words are read (and dropped) as any others.
         reply = StreamedReply(
-            passages, word_budget=word_budget, min_support=self.config.min_support
+            passages,
+            word_budget=word_budget,
+            min_support=self.config.min_support,
+            may_decline=not summary,
         )
         pieces = self.client.stream(messages)
         listening = True

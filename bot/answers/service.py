@@ -28,13 +28,13 @@ from bot.answers.citations import (
 from bot.answers.corroboration import corroborate
 from bot.answers.drafting import Draft, draft_answer
 from bot.answers.extractive import TermWeights, rarity_from_frequency
-from bot.answers.llm import LLMError, LLMWriter, OnKept, WrittenAnswer
+from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
 from bot.answers.source_policy import SourcePolicy
 from bot.answers.text import content_terms, stem, stems, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
-from bot.answers.written_checks import KeptSentence
+from bot.answers.written_checks import text_reporter
 from bot.config import AnswerConfig
 from index import Article, KnowledgeBase, NotFoundError, Passage, SearchMode
 
@@ -275,7 +275,7 @@ class AnswerService:
                     [(r.hit.article, r.hit.passage) for r in retrieved.passages],
                     word_budget=self.config.word_budget,
                     context=context,
-                    on_kept=_composed(on_text),
+                    on_kept=text_reporter(on_text),
                 )
             )
             notes = (*notes, *more_notes)
@@ -370,7 +370,12 @@ class AnswerService:
         return written, notes
 
     def _written_summary(
-        self, subject: str, sources: Sequence[tuple[Article, Passage]], *, order: str
+        self,
+        subject: str,
+        sources: Sequence[tuple[Article, Passage]],
+        *,
+        order: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> tuple[WrittenAnswer | None, tuple[str, ...]]:
         return self._written(
             lambda writer: writer.write_summary(
@@ -379,6 +384,7 @@ class AnswerService:
                 sentences=self.config.summary_sentences,
                 word_budget=self.config.summary_word_budget,
                 order=order,
+                on_kept=text_reporter(on_text),
             )
         )
 
@@ -434,8 +440,11 @@ class AnswerService:
 
     # -- summaries --------------------------------------------------------------------
 
-    def summarize_article(self, article_id: int) -> Answer:
-        """About `summary_sentences` sentences of one article, in its order, each cited."""
+    def summarize_article(
+        self, article_id: int, *, on_text: Callable[[str], None] | None = None
+    ) -> Answer:
+        """About `summary_sentences` sentences of one article, in its order, each cited
+        (`on_text`: as in `ask`)."""
         started = time.perf_counter()
         article = self.kb.get_article(article_id)
         passages = self.kb.passages_of(article_id)
@@ -446,6 +455,7 @@ class AnswerService:
             f"the article \u201c{article.title}\u201d",
             [(article, passage) for passage in passages[:WRITTEN_SUMMARY_PASSAGES]],
             order="in the order of the article",
+            on_text=on_text,
         )
         method = "extractive"
         if written is not None and written.sentences:
@@ -619,19 +629,6 @@ class AnswerService:
             if len(chosen) >= count:
                 break
         return [quotes[i] for i in chosen]
-
-
-def _composed(on_text: Callable[[str], None] | None) -> OnKept | None:
-    """`on_text` told the text of the written sentences kept so far, as the answer
-    composes it (markers numbered by first citation, so each text is a prefix of the
-    next)."""
-    if on_text is None:
-        return None
-
-    def on_kept(kept: tuple[KeptSentence, ...]) -> None:
-        on_text(compose_written(kept)[0])
-
-    return on_kept
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

@@ -19,10 +19,10 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.answers.citations import Quote
+from bot.answers.citations import Quote, compose_written
 from bot.answers.support import best_evidence, check_support, supporting_text
 from bot.answers.text import word_count
 from bot.answers.untrusted import clean_reply, markup_problem
@@ -44,6 +44,7 @@ __all__ = [
     "WrittenSentence",
     "check_reply",
     "parse_reply",
+    "text_reporter",
 ]
 
 NOT_FOUND = "NOT FOUND"
@@ -265,10 +266,18 @@ class StreamedReply:
     (checked afresh) is what counts, and `finished_as_streamed` says it differs.
     """
 
-    def __init__(self, passages: Sources, *, word_budget: int, min_support: float) -> None:
+    def __init__(
+        self,
+        passages: Sources,
+        *,
+        word_budget: int,
+        min_support: float,
+        may_decline: bool = True,
+    ) -> None:
         self._passages = passages
         self._word_budget = word_budget
         self._min_support = min_support
+        self._may_decline = may_decline
         self._text = ""
         self._over = False  # more came than MAX_REPLY_CHARS
         self._complete: list[WrittenSentence] = []
@@ -310,7 +319,7 @@ class StreamedReply:
     def finish(self) -> WrittenAnswer:
         """The checked answer of the whole reply read (what check_reply gives for it)."""
         reply = self._text + ("\u2026" if self._over else "")  # past the cut: noted as cut
-        if says_not_found(reply):
+        if self._may_decline and says_not_found(reply):
             return WrittenAnswer((), (), not_found=True)
         written, uncited, notes = _read(reply)
         checks = self._checks
@@ -325,3 +334,18 @@ class StreamedReply:
         for sentence in written[done:]:
             checks.check(sentence)
         return checks.result(uncited, notes)
+
+
+def text_reporter(
+    on_text: Callable[[str], None] | None,
+) -> Callable[[tuple[KeptSentence, ...]], None] | None:
+    """`on_text` told the text of the written sentences kept so far, as the answer
+    composes it (markers numbered by first citation, so each text is a prefix of the
+    next, and of the finished answer's text)."""
+    if on_text is None:
+        return None
+
+    def on_kept(kept: tuple[KeptSentence, ...]) -> None:
+        on_text(compose_written(kept)[0])
+
+    return on_kept
