@@ -311,7 +311,8 @@ def check_stream(
     for content in contents:
         assert sentences.startswith(content) and content.endswith("]")
         assert not any(words in content for words in DROPPED)
-    assert final.content is None and final.embeds
+    assert final.message is not None and not final.message.get("content")  # text replaced
+    assert final.embeds
     assert without_timings(final.embeds) == without_timings(
         [dict(e.to_dict()) for e in render_answer(replace(expected, timings=Timings()))]
     )
@@ -423,3 +424,37 @@ def test_a_server_without_a_model_is_not_streamed(
             await handle.expect_nothing(0.3, "followup_edit")
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
+
+
+def test_an_edit_under_way_ends_before_the_final_edit() -> None:
+    clock = FakeClock()
+    send = ScriptedSend(clock)
+    release = asyncio.Event()
+
+    class SlowEdit(Sent):
+        async def edit(self, **payload: Any) -> None:
+            if payload.get("content") is not None:
+                await release.wait()  # the intermediate edit is in flight
+            await super().edit(**payload)
+
+    async def slow_send(**payload: Any) -> Any:
+        message = SlowEdit(clock)
+        message.contents.append(payload.get("content"))
+        send.messages.append(message)
+        return message
+
+    async def main() -> None:
+        async with StreamedAnswer(slow_send, clock.timing()) as stream:
+            stream.on_text(texts(1)[0])
+            await settle()
+            stream.on_text(texts(2)[1])
+            await settle()  # its edit has started and waits
+            finishing = asyncio.create_task(stream.finish(embeds=["final"]))
+            await settle()
+            assert not finishing.done()
+            release.set()
+            await finishing
+
+    asyncio.run(main())
+    (message,) = send.messages
+    assert message.contents == [texts(2)[0], texts(2)[1], None]
