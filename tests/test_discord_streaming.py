@@ -458,3 +458,50 @@ def test_an_edit_under_way_ends_before_the_final_edit() -> None:
     asyncio.run(main())
     (message,) = send.messages
     assert message.contents == [texts(2)[0], texts(2)[1], None]
+
+
+SUMMARY_REPLY = (
+    "Negotiators met in Cairo as ceasefire talks resumed [1]. "
+    "The truce would last 12 weeks [1]. "
+    "The mediators proposed a six-week truce and a hostage exchange [1]. "
+    "Delegations meet again on Friday [1]."
+)
+
+
+def test_an_article_summary_is_streamed_too(
+    fake_discord: FakeDiscord, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = streaming_config(tmp_path, fake_discord)
+    make_backend(config).close()
+    kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
+    try:
+        cairo = next(
+            a.id for a in kb.list_articles() if a.title == "Ceasefire talks resume in Cairo"
+        )
+        writer = LLMWriter(ScriptedModel(SUMMARY_REPLY), LLMConfig(enabled=True))
+        expected = AnswerService(kb, config.answers, writer=writer).summarize_article(cairo)
+    finally:
+        kb.close()
+    assert expected.method == "llm" and "12 weeks" not in expected.text
+    clock = FakeClock()
+    stamps = stamp_actions(fake_discord, clock, monkeypatch)
+
+    def backend() -> Backend:
+        made = make_backend(config)
+        writer = LLMWriter(ScriptedStream(SUMMARY_REPLY, chunk=5), LLMConfig(enabled=True))
+        return Backend(AnswerService(made.kb, config.answers, writer=writer), made.state)
+
+    async def main() -> None:
+        client = GeobotClient(config, backend, edit_timing=clock.timing())
+        async with run_client(client, fake_discord, ready_timeout=30):
+            handle = await fake_discord.send_command("summary", {"article": cairo})
+            shown = [await handle.next("followup")]
+            while True:
+                edit = await handle.next("followup_edit", timeout=20)
+                if edit.embeds:
+                    break
+                shown.append(edit)
+            check_stream(shown, edit, expected, stamps)
+            assert not any("12 weeks" in (a.content or "") for a in shown)
+
+    asyncio.run(asyncio.wait_for(main(), timeout=90))

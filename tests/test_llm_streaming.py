@@ -382,3 +382,25 @@ def test_cli_ask_llm_with_the_server_dying_mid_stream_says_so(
     assert "extractive, every sentence quoted" in rest
     assert "note: the language model is unavailable" in rest
     assert "Generals" not in result.output
+
+
+def test_cli_summarize_llm_is_printed_as_it_is_written(
+    tmp_path: Path, local_http: LocalHTTPServer
+) -> None:
+    data = cli_kb(tmp_path)
+    env = {"GEOBOT_LLM__BASE_URL": local_http.url("/v1")}
+    reply = (
+        "Negotiators met in Cairo as ceasefire talks resumed [1]. "
+        "The truce would last 12 weeks [1]. "
+        "Delegations meet again on Friday [1]."
+    )
+    local_http.add(PATH, chat_completion(reply), content_type="application/json")
+    as_json = run("summarize", "--article", "1", "--llm", "--json", data_dir=data, env=env)
+    whole = answer_from_dict(json.loads(as_json.output))
+    assert whole.method == "llm" and "12 weeks" not in whole.text
+    local_http.events(PATH, sse(reply, chunk=4))
+    result = run("summarize", "--article", "1", "--llm", data_dir=data, env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(local_http.requests[-1].body)["stream"] is True
+    took = re.compile(r"\d+ ms")
+    assert took.sub("", result.output) == took.sub("", render_for_terminal(whole) + "\n")

@@ -207,16 +207,23 @@ def summarize(
         return
     if article_id is not None:
         app.check_article(article_id)
+    printer = None
     with app.service(llm=use_llm) as service:
         if article_id is not None:
-            answer = service.summarize_article(article_id)
+            # An article's written summary is printed as it is written, as `ask` is.
+            if service.writer is not None and not as_json:
+                printer = StreamedPrinter()
+            answer = service.summarize_article(
+                article_id, on_text=printer.on_text if printer is not None else None
+            )
         else:
             answer = service.summarize_topic(topic or "", since=since, until=until, as_of=as_of)
-    echo(
-        json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False)
-        if as_json
-        else render_answer(answer)
-    )
+    if as_json:
+        echo(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
+    elif printer is not None:
+        printer.finish(answer)
+    else:
+        echo(render_answer(answer))
 
 
 @click.command()
