@@ -42,7 +42,6 @@ from index.models import (
     StoreStats,
 )
 from index.ranking import reciprocal_rank_fusion, required_terms
-from index.sources.files import find_input_files, parse_file
 from index.sources.outlets import OutletTable
 from index.storage.backend import StorageBackend
 from index.storage.factory import open_backend
@@ -169,8 +168,12 @@ class KnowledgeBase:
 
         `on_progress(done, total, path)` is called before each file is read. Symbolic
         links named in `paths` are followed only with `follow_links`; inside folders, only
-        those pointing inside the folder are (see :func:`find_input_files`).
+        those pointing inside the folder are (see :func:`index.sources.files.find_input_files`).
         """
+        # The file parsers (Markdown, HTML, JSON Lines...) load here, not at import: a
+        # process that only searches never needs them.
+        from index.sources.files import find_input_files, parse_file
+
         found = find_input_files(paths, follow_links=follow_links)
         failures: list[FailedInput] = list(found.skipped)
         files = found.files

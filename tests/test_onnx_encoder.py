@@ -445,12 +445,26 @@ def test_documents_and_queries_share_the_export(entries: dict[str, Path], tmp_pa
     assert embedder.embed_documents([]).shape == (0, 384)
 
 
+def test_batches_run_side_by_side_give_the_same_vectors_in_order(
+    entries: dict[str, Path],
+) -> None:
+    # Passages of different lengths, so that length sorting reorders them across batches.
+    texts = [p * (1 + i % 3) for i, p in enumerate(PASSAGES * 3)]
+    one_by_one = OnnxEncoder(entries["fp32"], batch_size=2, check=False).encode(texts)
+    side_by_side = OnnxEncoder(
+        entries["fp32"], batch_size=2, check=False, parallel_batches=3
+    ).encode(texts)
+    np.testing.assert_allclose(side_by_side, one_by_one, atol=1e-5)
+
+
 # --------------------------------------------------------------------------- refusals
 
 
 def test_rejects_bad_thread_count(entries: dict[str, Path]) -> None:
     with pytest.raises(EmbeddingError, match="threads"):
         OnnxEncoder(entries["fp32"], threads=0)
+    with pytest.raises(EmbeddingError, match="parallel_batches"):
+        OnnxEncoder(entries["fp32"], parallel_batches=0)
 
 
 def test_rejects_unsupported_pipeline(st_model: Any, tmp_path: Path) -> None:

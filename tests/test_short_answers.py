@@ -129,6 +129,13 @@ def service(config: Config) -> Iterator[AnswerService]:
         ("What plan did the government announce?", "name", None),
         ("A 4ft-long alligator in the park has been nicknamed what?", "name", None),
         ("What is the capital of the new province?", "city", None),
+        # The head of the noun phrase after "which" says the kind, not its first word.
+        ("Which tech company confirmed 10,000 job cuts?", "organisation", None),
+        ("Which Hollywood star was seen working at a coffee chain?", "person", None),
+        ("Which state senator resigned this week?", "person", None),
+        ("Which high-profile billionaire set a record?", "person", None),
+        ("Which Chinese city will offer cash incentives?", "city", None),
+        ("Which home goods chain has doubts it can stay in business?", "organisation", None),
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(

@@ -40,11 +40,19 @@ for _kind, _nouns in {
     "person": """person people man woman star actor actress singer rapper musician artist
         leader politician president senator governor minister lawmaker player athlete
         coach judge ceo founder author writer director comedian celebrity candidate
-        official executive pope king queen prince princess driver chef rival""",
+        official executive pope king queen prince princess driver chef rival billionaire
+        superstar icon legend tycoon mogul activist journalist host anchor figure
+        personality scientist astronaut economist entrepreneur investor owner heir monarch
+        emperor dictator general commander envoy ambassador spokesperson spokesman
+        spokeswoman quarterback pitcher golfer boxer footballer striker goalkeeper
+        republican democrat conservative tory premier chancellor""",
     "organisation": """company companies firm brand airline carrier network team teams
         organization organisation group agency party bank retailer chain club union
         body league university school automaker manufacturer startup outlet newspaper
-        publication magazine channel platform app website department committee""",
+        publication magazine channel platform app website department committee giant
+        maker carmaker producer supplier lender insurer exchange charity nonprofit
+        broadcaster studio label publisher conglomerate operator store restaurant
+        supermarket grocer streamer service cartel militia""",
     "title": """film films movie movies book books show shows series song songs album
         title play novel memoir documentary game word words""",
     "date": "year date day month decade",
@@ -65,7 +73,7 @@ _WHO = re.compile(r"\bwho(?:m|se)?\b", re.IGNORECASE)
 _WHICH_NOUN = re.compile(
     r"\b(?:which|what)\s+(?:of\s+(?:these|the\s+following)\s+)?"
     r"(?:(?:u\.?s\.?|us|american|european|british|former|new|major|popular|other)\s+)*"
-    r"([^\W\d_]+)(?:['’]s)?",
+    r"([^\W\d_]+(?:-[^\W\d_]+)*(?:['’]s)?(?:\s+[^\W\d_]+(?:-[^\W\d_]+)*(?:['’]s)?){0,2})",
     re.IGNORECASE,
 )
 _WHAT_IS_THE = re.compile(
@@ -115,7 +123,11 @@ def expected_answer(question: str) -> ExpectedAnswer:
         unit = _HOW_MANY_UNIT.search(text)
         return ExpectedAnswer("number", unit.group(1).lower() if unit else None)
     which = list(_WHICH_NOUN.finditer(text))
-    for match in [*which, *_WHAT_IS_THE.finditer(text)]:
+    for match in which:
+        kind = _head_noun_kind(match.group(1))
+        if kind is not None:
+            return ExpectedAnswer(kind)
+    for match in _WHAT_IS_THE.finditer(text):
         kind = _NOUN_KINDS.get(match.group(1).lower())
         if kind is not None:
             return ExpectedAnswer(kind)
@@ -131,14 +143,34 @@ def expected_answer(question: str) -> ExpectedAnswer:
     return ExpectedAnswer("none")
 
 
+def _head_noun_kind(words: str) -> AnswerKind | None:
+    """The kind named by the noun phrase after "which": its head, the last known noun
+    before a verb or a function word ("which tech company" -> company, "which state
+    senator" -> senator), or a possessive noun ("which state's governor" -> state)."""
+    kind: AnswerKind | None = None
+    for raw in words.lower().split():
+        word = raw.removesuffix("'s").removesuffix("’s")
+        if word in _FUNCTION_WORDS:
+            break
+        kind = _NOUN_KINDS.get(word, kind)
+        if word != raw:  # a possessive ends the phrase that names the answer
+            break
+    return kind
+
+
 def _asks_for_a_thing(match: re.Match[str]) -> bool:
     """ "Which seed", "which of these", "what plan": the noun names what is asked for;
     "what did", "what is" ask for an explanation instead."""
-    word = match.group(1).lower()
+    word = match.group(1).split()[0].lower()
     return match.group(0).lower().startswith("which") or word not in _VERBS
 
 
 _VERBS = frozenset(
     """is are was were did does do has have had will would could should can may might
     happened happens caused causes made makes led leads""".split()
+)
+# Words that end the noun phrase after "which": the verb, an auxiliary, a preposition.
+_FUNCTION_WORDS = _VERBS | frozenset(
+    """the a an this that these those of in on at to for from with by as and or but not
+    been being its their his her has""".split()
 )

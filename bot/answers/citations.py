@@ -7,8 +7,9 @@ passage, and the answer holds nothing but quotes and their markers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.answers.models import Answer, Citation, Source
 from bot.answers.support import check_support, supporting_text
@@ -176,6 +177,37 @@ def cited_sentences(answer: Answer) -> list[CitedSentence]:
     return sentences
 
 
+class _QuotedSpan(Protocol):
+    """A quote of stored article text: a citation, or a sentence backing a short answer."""
+
+    @property
+    def article_id(self) -> int: ...
+    @property
+    def passage_id(self) -> int: ...
+    @property
+    def start(self) -> int: ...
+    @property
+    def end(self) -> int: ...
+    @property
+    def quote(self) -> str: ...
+
+
+def _check_quoted_span(
+    label: str, span: _QuotedSpan, passages: Mapping[int, Passage], articles: Mapping[int, Article]
+) -> tuple[Passage, Article]:
+    """The passage and article `span` quotes; CitationError (naming `label`) unless the
+    passage exists in that article, the span lies inside it, and it is the stored text."""
+    passage = passages.get(span.passage_id)
+    article = articles.get(span.article_id)
+    if passage is None or article is None or passage.article_id != article.id:
+        raise CitationError(f"{label} cites a passage that does not exist")
+    if not (passage.start <= span.start < span.end <= passage.end):
+        raise CitationError(f"{label} quotes outside its passage")
+    if article.text[span.start : span.end] != span.quote:
+        raise CitationError(f"{label} does not match the stored article text")
+    return passage, article
+
+
 def _verify_short_answers(answer: Answer, kb: KnowledgeBase, sources: dict[int, Source]) -> None:
     """Each short answer (and each candidate listed beside it) is stated, in so many words,
     by every sentence that backs it, and each backing sentence is stored text of its
@@ -194,14 +226,7 @@ def _verify_short_answers(answer: Answer, kb: KnowledgeBase, sources: dict[int, 
             source = sources.get(backing.number or 0)
             if source is None or source.article_id != backing.article_id:
                 raise CitationError(f"{label} cites [{backing.number}], no listed source")
-        passage = passages.get(backing.passage_id)
-        article = articles.get(backing.article_id)
-        if passage is None or article is None or passage.article_id != article.id:
-            raise CitationError(f"{label} cites a passage that does not exist")
-        if not (passage.start <= backing.start < backing.end <= passage.end):
-            raise CitationError(f"{label} quotes outside its passage")
-        if article.text[backing.start : backing.end] != backing.quote:
-            raise CitationError(f"{label} does not match the stored article text")
+        _check_quoted_span(label, backing, passages, articles)
         if not states(backing.quote, short.text):
             raise CitationError(f"{label} is not in the sentence that backs it")
 
@@ -221,16 +246,11 @@ def _verify_corroboration(answer: Answer, kb: KnowledgeBase, sources: dict[int, 
             raise CitationError(f"[{corroboration.number}] corroborates no quoted sentence")
         for backing in corroboration.others:
             source = sources.get(backing.number or 0)
-            passage = passages.get(backing.passage_id)
-            article = articles.get(backing.article_id)
             if source is None or source.article_id != backing.article_id:
                 raise CitationError(f"[{backing.number}] names no listed source")
-            if passage is None or article is None or passage.article_id != article.id:
-                raise CitationError(f"[{backing.number}] cites a passage that does not exist")
-            if not (passage.start <= backing.start < backing.end <= passage.end):
-                raise CitationError(f"[{backing.number}] quotes outside its passage")
-            if article.text[backing.start : backing.end] != backing.quote:
-                raise CitationError(f"[{backing.number}] does not match the stored article text")
+            passage, article = _check_quoted_span(
+                f"[{backing.number}]", backing, passages, articles
+            )
             support = check_support(sentence, [supporting_text(article, passage)])
             if not support.holds(DEFAULT_MIN_SUPPORT):
                 raise CitationError(
@@ -269,14 +289,7 @@ def verify(answer: Answer, kb: KnowledgeBase, *, min_support: float = DEFAULT_MI
         source = sources.get(citation.number)
         if source is None or source.article_id != citation.article_id:
             raise CitationError(f"[{citation.number}] names no listed source")
-        passage = passages.get(citation.passage_id)
-        article = articles.get(citation.article_id)
-        if passage is None or article is None or passage.article_id != article.id:
-            raise CitationError(f"[{citation.number}] cites a passage that does not exist")
-        if not (passage.start <= citation.start < citation.end <= passage.end):
-            raise CitationError(f"[{citation.number}] quotes outside its passage")
-        if article.text[citation.start : citation.end] != citation.quote:
-            raise CitationError(f"[{citation.number}] does not match the stored article text")
+        _check_quoted_span(f"[{citation.number}]", citation, passages, articles)
     _verify_short_answers(answer, kb, sources)
     _verify_corroboration(answer, kb, sources)
     sentences = cited_sentences(answer)  # raises unless they tile the text

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -23,7 +24,7 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
-from tokenizers import Tokenizer
+from tokenizers import Encoding, Tokenizer
 
 from index.embedding.onnx_cache import MODEL_FILE, TOKENIZER_FILE, read_verified
 from index.errors import EmbeddingError
@@ -95,6 +96,7 @@ class OnnxEncoder:
         batch_size: int = 32,
         device: str = "cpu",
         check: bool = True,
+        parallel_batches: int = 1,
     ) -> None:
         """Open the verified export in folder `entry`.
 
@@ -104,8 +106,12 @@ class OnnxEncoder:
         Raises EmbeddingError when the entry is not a verified export, does not load, or no
         longer reproduces its recorded vectors.
         """
-        if threads < 1:
-            raise EmbeddingError(f"onnx encoder: threads must be >= 1, got {threads}")
+        if threads < 1 or parallel_batches < 1:
+            raise EmbeddingError(
+                f"onnx encoder: threads and parallel_batches must be >= 1, got {threads} "
+                f"and {parallel_batches}"
+            )
+        self._parallel_batches = parallel_batches
         record = read_verified(entry)
         if record is None:
             raise EmbeddingError(f"onnx encoder: {entry} holds no verified export")
@@ -183,30 +189,47 @@ class OnnxEncoder:
             raise EmbeddingError(f"onnx encoder: tokenisation failed: {exc}") from exc
         # Shortest first: each batch is padded to its own longest text only.
         order = sorted(range(len(encodings)), key=lambda i: len(encodings[i].ids))
-        left = self.spec.padding_side == "left"
-        for start in range(0, len(order), self._batch_size):
-            rows = order[start : start + self._batch_size]
-            width = max(len(encodings[i].ids) for i in rows)
-            ids = np.full((len(rows), width), self.spec.pad_id, dtype=np.int64)
-            types = np.full((len(rows), width), self.spec.pad_type_id, dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                e = encodings[i]
-                n = len(e.ids)
-                cols = slice(width - n, width) if left else slice(0, n)
-                ids[r, cols] = e.ids
-                types[r, cols] = e.type_ids
-                mask[r, cols] = 1
-            features = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-            feed = {name: arr for name, arr in features.items() if name in self._input_names}
-            try:
-                hidden = self._session.run(None, feed)[0]
-            except Exception as exc:  # onnxruntime's exception classes are not public
-                raise EmbeddingError(f"onnx encoder: inference failed: {exc}") from exc
-            out[rows] = pool(np.asarray(hidden, dtype=np.float32), mask, self.pooling_modes)
+        batches = [
+            order[start : start + self._batch_size]
+            for start in range(0, len(order), self._batch_size)
+        ]
+        if self._parallel_batches > 1 and len(batches) > 1:
+            # Whole batches side by side, one per core, each on one intra-op thread:
+            # onnxruntime releases the GIL while it runs, and a batch per core beats one
+            # batch split across cores (no per-operator synchronisation). Each batch
+            # writes its own rows of `out`.
+            with ThreadPoolExecutor(self._parallel_batches) as pool_:
+                list(pool_.map(lambda rows: self._encode_batch(encodings, rows, out), batches))
+        else:
+            for rows in batches:
+                self._encode_batch(encodings, rows, out)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         out /= np.maximum(norms, 1e-12)
         return out
+
+    def _encode_batch(
+        self, encodings: Sequence[Encoding], rows: list[int], out: FloatArray
+    ) -> None:
+        """Embed the texts at `rows` of `encodings` into the same rows of `out`."""
+        left = self.spec.padding_side == "left"
+        width = max(len(encodings[i].ids) for i in rows)
+        ids = np.full((len(rows), width), self.spec.pad_id, dtype=np.int64)
+        types = np.full((len(rows), width), self.spec.pad_type_id, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for r, i in enumerate(rows):
+            e = encodings[i]
+            n = len(e.ids)
+            cols = slice(width - n, width) if left else slice(0, n)
+            ids[r, cols] = e.ids
+            types[r, cols] = e.type_ids
+            mask[r, cols] = 1
+        features = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feed = {name: arr for name, arr in features.items() if name in self._input_names}
+        try:
+            hidden = self._session.run(None, feed)[0]
+        except Exception as exc:  # onnxruntime's exception classes are not public
+            raise EmbeddingError(f"onnx encoder: inference failed: {exc}") from exc
+        out[rows] = pool(np.asarray(hidden, dtype=np.float32), mask, self.pooling_modes)
 
     # -- private -----------------------------------------------------------------------
 
