@@ -179,10 +179,7 @@ class AnswerService:
 
         `context` holds earlier questions of a conversation (a follow-up is searched with
         them), `inherited_window` their dates, `already_shown` the sentences (article id,
-        start) earlier answers quoted, which are not repeated. With `on_text` and a
-        writer, the model's reply is streamed and `on_text` is called (in this thread)
-        with the answer's text so far each time one more written sentence passes the
-        checks; the answer returned is the same as without it (see `answer_from`).
+        start) earlier answers quoted, which are not repeated. `on_text`: see `answer_from`.
         """
         started = time.perf_counter()
         original = question
@@ -220,10 +217,10 @@ class AnswerService:
     ) -> Answer:
         """The answer to an already retrieved question (the evaluation reuses retrieval).
 
-        `on_text` (see `ask`) is told texts that are each a prefix of the next; the last
-        is a prefix of the answer's text when the answer is the written one. When it is
-        not (the server failed mid-reply, the whole answer failed its final check), the
-        answer's notes say why.
+        With `on_text` and a writer, the reply is streamed and `on_text` (called in this
+        thread) told the text so far each time one more written sentence passes its
+        checks: each text a prefix of the next, and of the written answer's; when the
+        answer is not the written one after all, its notes say why. Same answer either way.
         """
         started = time.perf_counter() if started is None else started
         original = retrieved.question if original is None else original
