@@ -144,6 +144,13 @@ class DiscordConfig(ConfigSection):
         "developer portal too), so that follow-ups written in the bot's threads are read "
         "without a mention; off: mentions, DMs and replies that ping the bot still work",
     )
+    stream_edit_seconds: float = Field(
+        default=1.0,
+        ge=1.0,
+        le=60.0,
+        description="with [llm] on, a written answer is shown as it is written: its "
+        "message is edited at most once every this many seconds (Discord's rate limits)",
+    )
     sources_page_size: int = Field(default=10, ge=1, le=25)
     guild_ready_timeout: float = Field(default=2.0, ge=0.0)
     shards: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(

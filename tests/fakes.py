@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -147,6 +147,61 @@ class ScriptedModel:
         if self.fail is not None:
             raise self.fail
         return self.reply(messages) if callable(self.reply) else self.reply
+
+
+class ScriptedStream(ScriptedModel):
+    """A `ScriptedModel` that can also stream its reply, `chunk` characters at a time
+    (a `StreamingChatClient`). `fail_after` raises `fail` after that many pieces, as a
+    server that dies mid-reply; `before_piece(n)` runs before piece n is given (a test
+    can hold the stream there)."""
+
+    def __init__(
+        self,
+        reply: str | Callable[[Sequence[dict[str, str]]], str] = "",
+        *,
+        chunk: int = 3,
+        fail: Exception | None = None,
+        fail_after: int | None = None,
+        before_piece: Callable[[int], None] | None = None,
+    ) -> None:
+        super().__init__(reply, fail=None if fail_after is not None else fail)
+        self.chunk = chunk
+        self.fail_after = fail_after
+        self.stream_fail = fail
+        self.before_piece = before_piece
+        self.streamed: list[list[dict[str, str]]] = []
+
+    def stream(self, messages: Sequence[dict[str, str]]) -> Iterator[str]:
+        self.streamed.append(list(messages))
+        text = self.complete(messages)
+        pieces = [text[i : i + self.chunk] for i in range(0, len(text), self.chunk)]
+        for number, piece in enumerate(pieces):
+            if self.fail_after is not None and number >= self.fail_after:
+                assert self.stream_fail is not None
+                raise self.stream_fail
+            if self.before_piece is not None:
+                self.before_piece(number)
+            yield piece
+
+
+def sse_events(content: str, *, chunk: int = 3, finish: str | None = "stop") -> list[str]:
+    """A chat completion streamed as server-sent events, `chunk` characters an event,
+    as llama.cpp's server sends it: a role event, content deltas, a finish, [DONE]."""
+
+    def event(delta: dict[str, str], reason: str | None = None) -> str:
+        body = {
+            "id": "chatcmpl-1",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": reason}],
+        }
+        return f"data: {json.dumps(body)}\n\n"
+
+    events = [event({"role": "assistant"})]
+    events += [event({"content": content[i : i + chunk]}) for i in range(0, len(content), chunk)]
+    if finish is not None:
+        events.append(event({}, finish))
+        events.append("data: [DONE]\n\n")
+    return events
 
 
 # A passage block of the prompt: "<<<BEGIN PASSAGE [n] nonce>>>", heading, text, END line.

@@ -38,6 +38,10 @@ again replaces it, so a test can change a feed between two polls; unknown paths 
   `size_bytes` generated in 64 KiB chunks (never held in memory whole); with
   ``send_length=False`` there is no Content-Length and the end of the body is the end of
   the connection.
+* ``events(path, events, *, die_after=None, content_type="text/event-stream")``: a
+  body sent with chunked transfer encoding, one chunk per item of `events` (bytes or
+  str, each flushed at once), like a server streaming a reply; with `die_after=n` the
+  connection closes after n chunks, without the closing chunk (a server that dies).
 * ``drop(path)``: closes the connection without answering (a "reset" for the client).
 * ``remove(path)``: forget a route (it answers 404 again).
 
@@ -64,6 +68,7 @@ import socketserver
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -110,6 +115,8 @@ class Route:
     send_length: bool = True
     drop: bool = False
     location: str | None = None
+    events: tuple[bytes, ...] | None = None
+    die_after: int | None = None
 
 
 @dataclass
@@ -259,6 +266,23 @@ class LocalHTTPServer:
         send_length: bool = True,
     ) -> None:
         self._set(path, Route(content_type=content_type, size=size_bytes, send_length=send_length))
+
+    def events(
+        self,
+        path: str,
+        events: Sequence[bytes] | Sequence[str],
+        *,
+        die_after: int | None = None,
+        content_type: str | None = "text/event-stream",
+    ) -> None:
+        self._set(
+            path,
+            Route(
+                content_type=content_type,
+                events=tuple(_bytes(e) for e in events),
+                die_after=die_after,
+            ),
+        )
 
     def drop(self, path: str) -> None:
         self._set(path, Route(drop=True))
@@ -415,6 +439,9 @@ class _Handler(BaseHTTPRequestHandler):
         if route.size is not None:
             self._send_big(owner, route, send_body)
             return
+        if route.events is not None:
+            self._send_events(route, send_body)
+            return
         self.send_header("Content-Length", str(len(route.body)))
         self.end_headers()
         if not send_body:
@@ -434,6 +461,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("ETag", route.etag)
         if route.last_modified is not None:
             self.send_header("Last-Modified", route.last_modified)
+
+    def _send_events(self, route: Route, send_body: bool) -> None:
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        if not send_body:
+            return
+        for sent, event in enumerate(route.events or ()):
+            if route.die_after is not None and sent >= route.die_after:
+                self.close_connection = True
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
+            if event:
+                self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def _send_big(self, owner: LocalHTTPServer, route: Route, send_body: bool) -> None:
         size = route.size or 0

@@ -536,7 +536,11 @@ def test_ask_with_llm_enabled_gets_a_written_checked_answer(
             handle = await fake_discord.send_command(
                 "ask", {"question": "What did the mediators propose in the ceasefire talks?"}
             )
-            followup = await handle.next("followup")
+            # Shown as it is written: the checked first sentence, then the answer by edit.
+            first = await handle.next("followup")
+            assert first.content is not None
+            assert first.content.startswith("The mediators proposed a six-week truce. [1]")
+            followup = await handle.next("followup_edit")
             assert followup.embeds[0]["description"].startswith(
                 "The mediators proposed a six-week truce. [1]"
             )

@@ -552,6 +552,10 @@ def test_discord_ask_with_the_real_model_pings_no_one_and_shows_checked_text(
             # A generous deadline against a hang: the model takes seconds.
             followup = await handle.next("followup", timeout=620)
             shown["message_id"] = int(str(followup.message_id))
+            # A written answer is streamed: checked sentences first, the answer by edit.
+            while not followup.embeds:
+                assert followup.content and not RAW_MENTION.search(followup.content)
+                followup = await handle.next("followup_edit", timeout=620)
             shown["embeds"] = followup.embeds
             shown["allowed_mentions"] = followup.allowed_mentions
 

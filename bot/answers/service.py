@@ -34,6 +34,7 @@ from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
 from bot.answers.source_policy import SourcePolicy
 from bot.answers.text import content_terms, stem, stems, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
+from bot.answers.written_checks import text_reporter
 from bot.config import AnswerConfig
 from index import Article, KnowledgeBase, NotFoundError, Passage, SearchMode
 
@@ -172,12 +173,13 @@ class AnswerService:
         context: Sequence[str] = (),
         inherited_window: TimeWindow | None = None,
         already_shown: frozenset[tuple[int, int]] = frozenset(),
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
         """A short answer whose every sentence is a cited quote, or a plain refusal.
 
         `context` holds earlier questions of a conversation (a follow-up is searched with
         them), `inherited_window` their dates, `already_shown` the sentences (article id,
-        start) earlier answers quoted, which are not repeated.
+        start) earlier answers quoted, which are not repeated. `on_text`: see `answer_from`.
         """
         started = time.perf_counter()
         original = question
@@ -200,6 +202,7 @@ class AnswerService:
             context=context,
             started=started,
             already_shown=already_shown,
+            on_text=on_text,
         )
 
     def answer_from(
@@ -210,8 +213,15 @@ class AnswerService:
         context: Sequence[str] = (),
         started: float | None = None,
         already_shown: frozenset[tuple[int, int]] = frozenset(),
+        on_text: Callable[[str], None] | None = None,
     ) -> Answer:
-        """The answer to an already retrieved question (the evaluation reuses retrieval)."""
+        """The answer to an already retrieved question (the evaluation reuses retrieval).
+
+        With `on_text` and a writer, the reply is streamed and `on_text` (called in this
+        thread) told the text so far each time one more written sentence passes its
+        checks: each text a prefix of the next, and of the written answer's; when the
+        answer is not the written one after all, its notes say why. Same answer either way.
+        """
         started = time.perf_counter() if started is None else started
         original = retrieved.question if original is None else original
         passages = retrieved.passages[: self.config.passages]
@@ -262,6 +272,7 @@ class AnswerService:
                     [(r.hit.article, r.hit.passage) for r in retrieved.passages],
                     word_budget=self.config.word_budget,
                     context=context,
+                    on_kept=text_reporter(on_text),
                 )
             )
             notes = (*notes, *more_notes)
@@ -356,7 +367,12 @@ class AnswerService:
         return written, notes
 
     def _written_summary(
-        self, subject: str, sources: Sequence[tuple[Article, Passage]], *, order: str
+        self,
+        subject: str,
+        sources: Sequence[tuple[Article, Passage]],
+        *,
+        order: str,
+        on_text: Callable[[str], None] | None = None,
     ) -> tuple[WrittenAnswer | None, tuple[str, ...]]:
         return self._written(
             lambda writer: writer.write_summary(
@@ -365,6 +381,7 @@ class AnswerService:
                 sentences=self.config.summary_sentences,
                 word_budget=self.config.summary_word_budget,
                 order=order,
+                on_kept=text_reporter(on_text),
             )
         )
 
@@ -420,8 +437,11 @@ class AnswerService:
 
     # -- summaries --------------------------------------------------------------------
 
-    def summarize_article(self, article_id: int) -> Answer:
-        """About `summary_sentences` sentences of one article, in its order, each cited."""
+    def summarize_article(
+        self, article_id: int, *, on_text: Callable[[str], None] | None = None
+    ) -> Answer:
+        """About `summary_sentences` sentences of one article, in its order, each cited
+        (`on_text`: as in `ask`)."""
         started = time.perf_counter()
         article = self.kb.get_article(article_id)
         passages = self.kb.passages_of(article_id)
@@ -432,6 +452,7 @@ class AnswerService:
             f"the article \u201c{article.title}\u201d",
             [(article, passage) for passage in passages[:WRITTEN_SUMMARY_PASSAGES]],
             order="in the order of the article",
+            on_text=on_text,
         )
         method = "extractive"
         if written is not None and written.sentences:

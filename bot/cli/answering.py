@@ -25,6 +25,7 @@ from bot.cli.options import (
     text_value,
 )
 from bot.cli.rendering import credit, echo, format_date, hit_row, render_answer
+from bot.cli.streaming import StreamedPrinter
 from index import GeobotError
 
 __all__ = ["EMPTY_LIBRARY_ANSWER", "ask", "chat", "empty_library_answer", "search", "summarize"]
@@ -142,6 +143,9 @@ def ask(
             echo_json(empty_library_answer(question, "answer"))
         return
     with app.service(llm=use_llm) as service:
+        # A written answer is printed as it is written (each sentence once checked);
+        # JSON is one object, printed at the end.
+        printer = StreamedPrinter() if service.writer is not None and not as_json else None
         answer = service.ask(
             question,
             since=since,
@@ -150,12 +154,14 @@ def ask(
             mode=mode,  # type: ignore[arg-type]
             outlet=outlet,
             country=country,
+            on_text=printer.on_text if printer is not None else None,
         )
-    echo(
-        json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False)
-        if as_json
-        else render_answer(answer)
-    )
+    if as_json:
+        echo(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
+    elif printer is not None:
+        printer.finish(answer)
+    else:
+        echo(render_answer(answer))
 
 
 @click.command()
@@ -201,16 +207,23 @@ def summarize(
         return
     if article_id is not None:
         app.check_article(article_id)
+    printer = None
     with app.service(llm=use_llm) as service:
         if article_id is not None:
-            answer = service.summarize_article(article_id)
+            # An article's written summary is printed as it is written, as `ask` is.
+            if service.writer is not None and not as_json:
+                printer = StreamedPrinter()
+            answer = service.summarize_article(
+                article_id, on_text=printer.on_text if printer is not None else None
+            )
         else:
             answer = service.summarize_topic(topic or "", since=since, until=until, as_of=as_of)
-    echo(
-        json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False)
-        if as_json
-        else render_answer(answer)
-    )
+    if as_json:
+        echo(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
+    elif printer is not None:
+        printer.finish(answer)
+    else:
+        echo(render_answer(answer))
 
 
 @click.command()
@@ -252,9 +265,18 @@ def chat(
                 continue
             if not question:
                 continue
+            printer = StreamedPrinter() if service.writer is not None else None
+            if printer is not None:
+                echo()
             try:
-                answer = conversation.ask(question)
+                answer = conversation.ask(
+                    question, on_text=printer.on_text if printer is not None else None
+                )
             except GeobotError as exc:
                 echo(f"Error: {exc}", err=True)
                 continue
-            echo("\n" + render_answer(answer) + "\n")
+            if printer is not None:
+                printer.finish(answer)
+                echo()
+            else:
+                echo("\n" + render_answer(answer) + "\n")

@@ -15,6 +15,7 @@ from bot.answers.untrusted import strip_invisible
 from index.models import Article, SearchHit
 
 __all__ = [
+    "WIDTH",
     "article_row",
     "credit",
     "echo",
@@ -23,6 +24,7 @@ __all__ = [
     "format_moment",
     "hit_row",
     "render_answer",
+    "render_answer_details",
     "source_line",
     "terminal_safe",
 ]
@@ -100,13 +102,21 @@ def source_line(
     return f"[{number}] {title} — {where}"
 
 
+WIDTH = 88  # the terminal columns an answer's text is wrapped to
+
+
 def render_answer(answer: Answer) -> str:
     """An answer as a terminal shows it: the short answer line (where there is one), the
     quoted text, numbered sources, a footer."""
     line = headline(answer)
     text = f"{line}\n\n{answer.text}" if line else answer.text
-    lines = [textwrap.fill(p, 88) if p else "" for p in text.split("\n")]
-    out = ["\n".join(lines), ""]
+    lines = [textwrap.fill(p, WIDTH) if p else "" for p in text.split("\n")]
+    return "\n".join(lines) + "\n\n" + render_answer_details(answer)
+
+
+def render_answer_details(answer: Answer) -> str:
+    """What follows an answer's text: who else reports it, the sources, a footer, notes."""
+    out: list[str] = []
     if answer.corroboration:
         out.append("Who else reports it:")
         out.extend(f"  {describe(c)}" for c in answer.corroboration)

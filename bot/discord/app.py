@@ -43,6 +43,7 @@ from bot.discord.conversations import answer_message
 from bot.discord.cooldowns import Cooldowns
 from bot.discord.errors import UserError
 from bot.discord.server_settings import ServerPolicies
+from bot.discord.streaming import EditTiming, StreamedAnswer
 from bot.discord.text import NO_PINGS
 from bot.discord.tree import GeobotTree
 from bot.feed_reports import describe_feed_report
@@ -74,6 +75,7 @@ class GeobotClient(discord.Client):
         force_sync: bool = False,
         clock: Clock = utc_now,
         schedule_briefings: bool = True,
+        edit_timing: EditTiming | None = None,
     ) -> None:
         intents = discord.Intents.default()
         # Needed to read follow-ups in threads without a mention; mentions, DMs and
@@ -107,6 +109,8 @@ class GeobotClient(discord.Client):
         self._briefing_task: asyncio.Task[None] | None = None
         self._sync_commands = sync_commands
         self._force_sync = force_sync
+        # When a streamed answer's message may be edited next (tests pass a fake clock).
+        self.edit_timing = edit_timing or EditTiming(interval=self.settings.stream_edit_seconds)
         # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
         self._feeds: FeedStore | None = None
         self._fetcher: Fetcher | None = None
@@ -344,6 +348,13 @@ class GeobotClient(discord.Client):
         embed = render.render_sources_page(articles, page=page, pages=pages, total=total)
         return embed, pages
 
+    def stream_answer(
+        self, send: Callable[..., Awaitable[discord.Message | None]]
+    ) -> StreamedAnswer:
+        """A message that shows a written answer while it is written, sent through `send`
+        (see `bot.discord.streaming`); give it to `send_answer` to finish."""
+        return StreamedAnswer(send, self.edit_timing)
+
     async def send_answer(
         self,
         answer: Answer,
@@ -353,6 +364,7 @@ class GeobotClient(discord.Client):
         guild_id: int | None,
         channel_id: int | None,
         conversation: str | None,
+        stream: StreamedAnswer | None = None,
     ) -> discord.Message | None:
         state = self.backend.state
         answer_id = await self.offload_quick(
@@ -363,11 +375,13 @@ class GeobotClient(discord.Client):
             channel_id=channel_id,
             conversation=conversation,
         )
-        message = await send(
-            embeds=render.render_answer(answer),
-            view=answer_view(answer_id, answer),
-            allowed_mentions=NO_PINGS,
-        )
+        payload = {
+            "embeds": render.render_answer(answer),
+            "view": answer_view(answer_id, answer),
+            "allowed_mentions": NO_PINGS,
+        }
+        # Streamed: the final edit of the message that showed the sentences as written.
+        message = await (stream.finish(**payload) if stream is not None else send(**payload))
         if message is not None:
             await self.offload_quick(state.attach_message, answer_id, message.id, conversation)
         return message

@@ -22,6 +22,7 @@ from bot.discord.briefings import BriefingScheduler
 from bot.discord.choices import ChoiceCache
 from bot.discord.cooldowns import Cooldowns
 from bot.discord.server_settings import ServerPolicies
+from bot.discord.streaming import StreamedAnswer
 from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
 from index.web.polling import PollReport
@@ -91,6 +92,12 @@ class ClientAPI(Protocol):
     async def sources_page(self, page: int) -> tuple[discord.Embed, int]:
         """One page of /sources (clamped to the pages there are), and the page count."""
 
+    def stream_answer(
+        self, send: Callable[..., Awaitable[discord.Message | None]]
+    ) -> StreamedAnswer:
+        """A message that shows a written answer while it is written (its sentences as
+        they pass their checks), sent through `send`; `send_answer` finishes it."""
+
     async def send_answer(
         self,
         answer: Answer,
@@ -100,9 +107,11 @@ class ClientAPI(Protocol):
         guild_id: int | None,
         channel_id: int | None,
         conversation: str | None,
+        stream: StreamedAnswer | None = None,
     ) -> discord.Message | None:
-        """Record `answer`, send it with its buttons through `send`, and remember the
-        message it went out in (for the buttons and follow-ups)."""
+        """Record `answer`, send it with its buttons through `send` (or as the final edit
+        of `stream`), and remember the message it went out in (for the buttons and
+        follow-ups)."""
 
 
 def client_of(interaction: discord.Interaction[Any]) -> ClientAPI:

@@ -16,10 +16,13 @@ answered.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
@@ -71,49 +74,103 @@ async def answer_message(client: ClientAPI, message: discord.Message) -> None:
             f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS
         )
         return
-    async with message.channel.typing():
-        previous = await client.offload_quick(client.backend.state.conversation, conversation)
-        context, window, shown = follow_up_context(question, [p.answer for p in previous])
-        answer = await client.offload(
-            client.servers.service(client.backend, guild_id).ask,
-            question,
-            context=context,
-            inherited_window=window,
-            already_shown=shown,
+    service = client.servers.service(client.backend, guild_id)
+    target = _ReplyTarget(
+        message,
+        question,
+        conversation,
+        thread=_may_open_thread(policy.follow_ups, conversation, message, permissions),
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        # A written answer is shown as it is written; its first sentence opens the thread.
+        stream = None
+        if service.writer is not None:
+            stream = await stack.enter_async_context(client.stream_answer(target.send))
+        async with message.channel.typing():
+            previous = await client.offload_quick(client.backend.state.conversation, conversation)
+            context, window, shown = follow_up_context(question, [p.answer for p in previous])
+            answer = await client.offload(
+                service.ask,
+                question,
+                context=context,
+                inherited_window=window,
+                already_shown=shown,
+                on_text=stream.on_text if stream is not None else None,
+            )
+        await target.open()
+        await client.send_answer(
+            answer,
+            target.send,
+            user_id=message.author.id,
+            guild_id=guild_id,
+            channel_id=target.channel_id,
+            conversation=target.conversation,
+            stream=stream,
         )
-    target: discord.abc.Messageable = message.channel
-    thread = None
-    if (
-        policy.follow_ups == "thread"
+
+
+def _may_open_thread(
+    follow_ups: str,
+    conversation: str,
+    message: discord.Message,
+    permissions: discord.Permissions | None,
+) -> bool:
+    """Whether the answer to `message` opens a thread: a question in a channel does (with
+    `follow_ups = "thread"`), when the bot may open threads and write in them."""
+    return (
+        follow_ups == "thread"
         and conversation.startswith("new:")
         and isinstance(message.channel, discord.TextChannel)
         and (
             permissions is None
             or (permissions.create_public_threads and permissions.send_messages_in_threads)
         )
-    ):
-        # A question in a channel opens a thread; follow-ups there keep the context.
-        try:
-            thread = await message.create_thread(name=messages.thread_name(question))
-        except discord.Forbidden:
-            log.info("no permission to open a thread in %s; answering inline", message.channel)
-    send: Callable[..., Awaitable[discord.Message | None]]
-    if thread is not None:
-        conversation = f"thread:{thread.id}"
-        target = thread
-        send = thread.send
-    else:
-        if conversation.startswith("new:"):
-            conversation = f"message:{message.id}"
-        send = functools.partial(message.reply, mention_author=False)
-    await client.send_answer(
-        answer,
-        send,
-        user_id=message.author.id,
-        guild_id=guild_id,
-        channel_id=getattr(target, "id", None),
-        conversation=conversation,
     )
+
+
+class _ReplyTarget:
+    """Where the answer to a message goes: a new thread, or a reply in place. Opened
+    once, by the first thing sent (a streamed sentence or the answer)."""
+
+    def __init__(
+        self, message: discord.Message, question: str, conversation: str, *, thread: bool
+    ) -> None:
+        self._message = message
+        self._question = question
+        self._thread = thread
+        self.conversation = conversation
+        self.channel_id: int | None = getattr(message.channel, "id", None)
+        self._send: Callable[..., Awaitable[discord.Message | None]] | None = None
+        # The first streamed sentence and the answer may both ask for it: one thread.
+        self._opening = asyncio.Lock()
+
+    async def open(self) -> None:
+        async with self._opening:
+            if self._send is None:
+                await self._open()
+
+    async def _open(self) -> None:
+        message = self._message
+        thread = None
+        if self._thread:
+            # A question in a channel opens a thread; follow-ups there keep the context.
+            try:
+                thread = await message.create_thread(name=messages.thread_name(self._question))
+            except discord.Forbidden:
+                log.info("no permission to open a thread in %s; answering inline", message.channel)
+        if thread is not None:
+            self.conversation = f"thread:{thread.id}"
+            self.channel_id = thread.id
+            self._send = thread.send
+            return
+        if self.conversation.startswith("new:"):
+            self.conversation = f"message:{message.id}"
+        self._send = functools.partial(message.reply, mention_author=False)
+
+    async def send(self, **payload: Any) -> discord.Message | None:
+        await self.open()
+        assert self._send is not None
+        return await self._send(**payload)
 
 
 def bot_permissions(message: discord.Message) -> discord.Permissions | None:

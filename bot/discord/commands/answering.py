@@ -8,6 +8,7 @@ input does not use up the user's cooldown.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from typing import Any
 
@@ -15,20 +16,25 @@ import discord
 from discord import app_commands
 
 from bot.answers.models import Answer
+from bot.answers.service import AnswerService
 from bot.discord import messages, render
 from bot.discord.autocomplete import article_choices, outlet_choices
 from bot.discord.buttons import SourcesPageButton, disable_sources_pager, sources_view
 from bot.discord.checks import check_cooldown
-from bot.discord.client_api import client_of
+from bot.discord.client_api import ClientAPI, client_of
 from bot.discord.errors import UserError
 from bot.discord.options import COUNTRY_HELP, OUTLET_HELP, parse_country, parse_day, parse_outlet
+from bot.discord.streaming import StreamedAnswer
 from bot.discord.text import NO_PINGS
 
 __all__ = ["COMMANDS", "ask", "help_command", "search", "sources", "summary"]
 
 
-async def follow_up_with(interaction: discord.Interaction[Any], answer: Answer) -> None:
-    """Send `answer` as the deferred interaction's follow-up, outside any conversation."""
+async def follow_up_with(
+    interaction: discord.Interaction[Any], answer: Answer, stream: StreamedAnswer | None = None
+) -> None:
+    """Send `answer` as the deferred interaction's follow-up (or the final edit of the
+    follow-up that showed it as it was written), outside any conversation."""
     await client_of(interaction).send_answer(
         answer,
         functools.partial(interaction.followup.send, wait=True),
@@ -36,7 +42,22 @@ async def follow_up_with(interaction: discord.Interaction[Any], answer: Answer) 
         guild_id=interaction.guild_id,
         channel_id=interaction.channel_id,
         conversation=None,
+        stream=stream,
     )
+
+
+async def _streamed(
+    client: ClientAPI,
+    service: AnswerService,
+    interaction: discord.Interaction[Any],
+    stack: contextlib.AsyncExitStack,
+) -> StreamedAnswer | None:
+    """The follow-up that shows a written answer as it is written (each sentence once it
+    is checked), or None when the answer is not written by a model."""
+    if service.writer is None:
+        return None
+    send = functools.partial(interaction.followup.send, wait=True)
+    return await stack.enter_async_context(client.stream_answer(send))
 
 
 @app_commands.command()
@@ -61,15 +82,19 @@ async def ask(
     code = parse_country(country)
     check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
-    answer = await client.offload(
-        client.servers.service(client.backend, interaction.guild_id).ask,
-        question,
-        since=first,
-        until=last,
-        outlet=parse_outlet(outlet),
-        country=code,
-    )
-    await follow_up_with(interaction, answer)
+    service = client.servers.service(client.backend, interaction.guild_id)
+    async with contextlib.AsyncExitStack() as stack:
+        stream = await _streamed(client, service, interaction, stack)
+        answer = await client.offload(
+            service.ask,
+            question,
+            since=first,
+            until=last,
+            outlet=parse_outlet(outlet),
+            country=code,
+            on_text=stream.on_text if stream is not None else None,
+        )
+        await follow_up_with(interaction, answer, stream)
 
 
 ask.autocomplete("outlet")(outlet_choices)
@@ -97,11 +122,18 @@ async def summary(
     check_cooldown(interaction)
     await interaction.response.defer(thinking=True)
     service = client.servers.service(client.backend, interaction.guild_id)
-    if article is not None:
-        answer = await client.offload(service.summarize_article, article)
-    else:
+    if article is None:
         answer = await client.offload(service.summarize_topic, topic or "", since=first, until=last)
-    await follow_up_with(interaction, answer)
+        await follow_up_with(interaction, answer)
+        return
+    async with contextlib.AsyncExitStack() as stack:
+        stream = await _streamed(client, service, interaction, stack)
+        answer = await client.offload(
+            service.summarize_article,
+            article,
+            on_text=stream.on_text if stream is not None else None,
+        )
+        await follow_up_with(interaction, answer, stream)
 
 
 summary.autocomplete("article")(article_choices)
