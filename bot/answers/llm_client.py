@@ -20,12 +20,13 @@ import json
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Protocol, runtime_checkable
-
-import httpx
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from bot.config import LLMConfig
 from index import GeobotError
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "MAX_EVENT_BYTES",
@@ -90,6 +91,10 @@ class OpenAICompatibleClient:
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
         self._url = config.base_url.rstrip("/") + "/chat/completions"
+        # httpx (with its CLI's rich and pygments) costs ~0.1 s to import: paid here, by a
+        # process that writes answers, not by every `geobot ask`.
+        import httpx
+
         self._client = httpx.Client(
             timeout=config.timeout_seconds, headers=headers, transport=transport
         )
@@ -147,6 +152,8 @@ class OpenAICompatibleClient:
     @contextmanager
     def _errors_as_llm_errors(self) -> Iterator[None]:
         """httpx's errors, raised inside, as one-line LLMErrors."""
+        import httpx
+
         try:
             yield
         except httpx.TimeoutException:
@@ -166,7 +173,7 @@ class OpenAICompatibleClient:
             if len(body) > MAX_REPLY_BYTES:
                 raise LLMError(f"{self._url}: the reply is over {MAX_REPLY_BYTES // 1024} KiB")
             if time.monotonic() > deadline:
-                raise httpx.ReadTimeout("the reply took too long", request=response.request)
+                raise _read_timeout(response)
         return bytes(body)
 
     def _check_status(self, status: int, body: bytes) -> None:
@@ -197,7 +204,7 @@ class OpenAICompatibleClient:
                     f"{self._url}: the streamed reply is over {MAX_STREAM_BYTES // 2**20} MiB"
                 )
             if time.monotonic() > deadline:
-                raise httpx.ReadTimeout("the reply took too long", request=response.request)
+                raise _read_timeout(response)
             pending += chunk
             *lines, pending = pending.split(b"\n")
             if len(pending) + sum(len(d) for d in data) > MAX_EVENT_BYTES:
@@ -252,3 +259,11 @@ class OpenAICompatibleClient:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _read_timeout(response: httpx.Response) -> Exception:
+    """The error a reply that takes too long as a whole raises (turned into an LLMError by
+    the client's error handling, as httpx's own timeouts are)."""
+    import httpx
+
+    return httpx.ReadTimeout("the reply took too long", request=response.request)
