@@ -4,10 +4,10 @@
 
 The real bot (the real model through the default int8 ONNX embedder, and a real knowledge
 base of the RealTimeQA dev corpus, built on first run by `geobot eval realtimeqa ...
---cache-dir .bench-cache` or by this bench) runs on the real discord.py client against the local fake Discord
-of the tests. All interactions are delivered at once. Reports the share answered, the
-slowest first response (Discord allows 3 s), p50 and p95 time to the final answer, and the
-worst event-loop lag a 10 ms ticker saw while it ran.
+--cache-dir .bench-cache` or by this bench) runs on the real discord.py client against
+the local fake Discord of the tests. All interactions are delivered at once. Reports the
+share answered, the slowest first response (Discord allows 3 s), p50 and p95 time to the
+final answer, and the worst event-loop lag a 10 ms ticker saw while it ran.
 
 While those answers saturate the answer workers, it also clicks a feedback button under
 an earlier answer and asks for an autocomplete, every 0.25 s (--probes of each), and
