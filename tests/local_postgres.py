@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
-import pgserver
 import psycopg
+from pgserver.postgres_server import get_server as start_postgres
 
 __all__ = ["LocalPostgres"]
 
@@ -29,11 +29,11 @@ class LocalPostgres:
         self.folder = Path(tempfile.mkdtemp(prefix="geobot-pg-"))
         data = self.folder / "data"
         try:
-            self._server = pgserver.get_server(data, cleanup_mode="stop")
+            self._server = start_postgres(data, cleanup_mode="stop")
         except subprocess.TimeoutExpired:
             # pgserver gives `pg_ctl start` 10 s, which a loaded machine can exceed; the
             # server goes on starting, and a second call waits for it to be ready.
-            self._server = pgserver.get_server(data, cleanup_mode="stop")
+            self._server = start_postgres(data, cleanup_mode="stop")
         with psycopg.connect(self.url(), autocommit=True) as conn:
             # A throwaway server: durability is not what the tests measure, and without
             # these a loaded machine spends seconds syncing each commit and the stop.
