@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING
 
 import click
 
-from bot.config import BotConfig
-from index import Embedder, KnowledgeBase, NotFoundError, load_config
-from index.knowledge_base import DB_NAME
-from index.storage.backend import StorageBackend
-from index.storage.factory import open_backend
+from index import NotFoundError
 
+# The knowledge base, its storage and the configuration's models load when a command
+# uses them, not when the CLI starts: `geobot --help` and usage errors stay quick.
 if TYPE_CHECKING:
     from bot.answers.llm import LLMWriter
     from bot.answers.service import AnswerService
+    from bot.config import BotConfig
+    from index import Embedder, KnowledgeBase
+    from index.storage.backend import StorageBackend
 
 __all__ = ["AppContext", "app_context"]
 
@@ -42,6 +43,9 @@ class AppContext:
 
     @functools.cached_property
     def config(self) -> BotConfig:
+        from bot.config import BotConfig
+        from index import load_config
+
         return load_config(self.config_path, data_dir=self.data_dir, schema=BotConfig)
 
     def embedder(self) -> Embedder:
@@ -61,6 +65,9 @@ class AppContext:
         """The library's article store, opened without the embedding model (opening the
         knowledge base of an empty library loads it, to record its dimension); None when
         no library was ever made in the data dir (nothing is created then)."""
+        from index.knowledge_base import DB_NAME
+        from index.storage.factory import open_backend
+
         folder = self.config.resolved_data_dir().expanduser()
         storage = self.config.storage
         if storage.backend == "sqlite":
@@ -114,6 +121,8 @@ class AppContext:
 
     @contextmanager
     def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
+        from index import KnowledgeBase
+
         kb = KnowledgeBase.open(self.config, self.embedder(), allow_model_change=allow_model_change)
         try:
             yield kb

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from bot.cli.context import app_context
 from bot.cli.options import common_options, echo_json, library_is_empty
 from bot.cli.rendering import article_row, credit, echo, format_date
-from bot.config import BotConfig
-from index import KnowledgeBase
 from index.models import IngestReport
+
+if TYPE_CHECKING:  # loaded by the commands that use them, not by `geobot --help`
+    from bot.config import BotConfig
+    from index import KnowledgeBase
 
 __all__ = ["ingest", "merge_reports", "reindex", "remove", "sources", "stats"]
 

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from bot.cli.context import app_context
 from bot.cli.options import common_options, echo_json
 from bot.cli.rendering import echo
-from bot.config import BotConfig
-from index import GeobotError, load_config
-from index.knowledge_base import DB_NAME, INDEX_NAME
-from index.storage.factory import open_backend
-from index.storage.health import FileHealth, StoreHealth, check_store
-from index.storage.migration import copy_library
+from index import GeobotError
+
+if TYPE_CHECKING:  # loaded by the commands that use them, not by `geobot --help`
+    from bot.config import BotConfig
+    from index.storage.health import FileHealth, StoreHealth
 
 __all__ = ["check", "migrate"]
 
@@ -33,6 +33,9 @@ def check(as_json: bool, config_path: Path | None, data_dir: Path | None) -> Non
     if app.config.storage.backend != "sqlite":
         _check_backend(app.config, folder, as_json)
         return
+    from index.knowledge_base import DB_NAME, INDEX_NAME
+    from index.storage.health import check_store
+
     health = check_store(folder / DB_NAME, folder / INDEX_NAME)
     if as_json:
         echo_json(health_row(health))
@@ -87,6 +90,8 @@ def _echo_file(label: str, checked: FileHealth, summary: str | None) -> None:
 
 def _check_backend(config: BotConfig, folder: Path, as_json: bool) -> None:
     """Another backend: it is reachable and answers counts (its engine checks its files)."""
+    from index.storage.factory import open_backend
+
     with open_backend(config, folder) as store:
         articles, passages = store.article_count(), store.passage_count()
     row = {"healthy": True, "backend": config.storage.backend, "articles": articles}
@@ -111,6 +116,11 @@ def migrate(target_path: Path, config_path: Path | None, data_dir: Path | None) 
     included (nothing is embedded again), then compare the counts. Run again after an
     interruption: what is copied already is skipped. Feeds are not copied."""
     from tqdm import tqdm
+
+    from bot.config import BotConfig
+    from index import load_config
+    from index.storage.factory import open_backend
+    from index.storage.migration import copy_library
 
     app = app_context(config_path, data_dir)
     source_dir = app.config.resolved_data_dir().expanduser()

@@ -8,9 +8,7 @@ from typing import Any
 
 import click
 
-from bot.answers.corroboration import describe
 from bot.answers.models import Answer
-from bot.answers.short_answer import headline
 from bot.answers.untrusted import strip_invisible
 from index.models import Article, SearchHit
 
@@ -108,6 +106,9 @@ WIDTH = 88  # the terminal columns an answer's text is wrapped to
 def render_answer(answer: Answer) -> str:
     """An answer as a terminal shows it: the short answer line (where there is one), the
     quoted text, numbered sources, a footer."""
+    # Imported here: the answer modules are not needed to print `--help`.
+    from bot.answers.short_answer import headline
+
     line = headline(answer)
     text = f"{line}\n\n{answer.text}" if line else answer.text
     lines = [textwrap.fill(p, WIDTH) if p else "" for p in text.split("\n")]
@@ -116,6 +117,8 @@ def render_answer(answer: Answer) -> str:
 
 def render_answer_details(answer: Answer) -> str:
     """What follows an answer's text: who else reports it, the sources, a footer, notes."""
+    from bot.answers.corroboration import describe
+
     out: list[str] = []
     if answer.corroboration:
         out.append("Who else reports it:")

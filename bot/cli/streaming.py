@@ -15,7 +15,6 @@ from __future__ import annotations
 import textwrap
 
 from bot.answers.models import Answer
-from bot.answers.short_answer import headline
 from bot.cli.rendering import WIDTH, echo, render_answer, render_answer_details
 
 __all__ = ["WITHDRAWN", "StreamedPrinter"]
@@ -58,6 +57,8 @@ class StreamedPrinter:
         if answer.method == "llm" and not answer.declined and answer.text.startswith(self.printed):
             self._print_words(answer.text[len(self.printed) :])
             echo()
+            from bot.answers.short_answer import headline  # not needed for `--help`
+
             line = headline(answer)
             short = "\n" + textwrap.fill(line, self._width) + "\n" if line else ""
             echo(short + "\n" + render_answer_details(answer))
