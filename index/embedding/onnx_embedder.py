@@ -45,7 +45,9 @@ class OnnxEmbedder:
     def __init__(self, entry: Path, config: EmbeddingConfig, model_id: str) -> None:
         self._entry = entry
         self._config = config
-        self._query = OnnxEncoder(entry, threads=1, device=config.device)
+        self._query = OnnxEncoder(
+            entry, threads=1, device=config.device, full_graph_optimisation=False
+        )
         self._family = self._query.family
         self._model_id = family_model_id(model_id, self._family)
         self._documents: OnnxEncoder | None = None
