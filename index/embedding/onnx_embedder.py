@@ -91,8 +91,9 @@ class OnnxEmbedder:
     def _document_encoder(self) -> OnnxEncoder:
         with self._lock:
             if self._documents is None:
-                # One intra-op thread per batch, a batch per core (measured ~17% faster
-                # than one batch spread over both cores; docs/evaluation.md).
+                # One intra-op thread per batch, a batch per core: as fast as one batch
+                # spread over both cores on an idle machine (+4%), and 17% faster when the
+                # other core is busy (docs/benchmarks.md, "Ingest").
                 self._documents = OnnxEncoder(
                     self._entry,
                     threads=1,
