@@ -47,6 +47,17 @@ def empty_library_answer(question: str, kind: AnswerKind) -> Answer:
     )
 
 
+def print_answer(answer: Answer, *, as_json: bool, printer: StreamedPrinter | None) -> None:
+    """The finished answer: one JSON object, the end of what `printer` streamed, or the
+    whole answer rendered for the terminal."""
+    if as_json:
+        echo(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
+    elif printer is not None:
+        printer.finish(answer)
+    else:
+        echo(render_answer(answer))
+
+
 @click.command()
 @click.argument("query", callback=text_value)
 @click.option("-k", type=click.IntRange(1, 100), default=None, help="How many passages.")
@@ -156,12 +167,7 @@ def ask(
             country=country,
             on_text=printer.on_text if printer is not None else None,
         )
-    if as_json:
-        echo(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
-    elif printer is not None:
-        printer.finish(answer)
-    else:
-        echo(render_answer(answer))
+    print_answer(answer, as_json=as_json, printer=printer)
 
 
 @click.command()
@@ -218,12 +224,7 @@ def summarize(
             )
         else:
             answer = service.summarize_topic(topic or "", since=since, until=until, as_of=as_of)
-    if as_json:
-        echo(json.dumps(answer_to_dict(answer), indent=2, ensure_ascii=False))
-    elif printer is not None:
-        printer.finish(answer)
-    else:
-        echo(render_answer(answer))
+    print_answer(answer, as_json=as_json, printer=printer)
 
 
 @click.command()
