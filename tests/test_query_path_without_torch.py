@@ -85,6 +85,25 @@ def test_commands_that_need_no_model_load_none(seed_library: Path, args: list[st
     assert ran["loaded"] == []
 
 
+@pytest.mark.parametrize(
+    "args", [["--help"], ["ask", "--help"], ["ask"]], ids=["help", "ask-help", "missing-argument"]
+)
+def test_help_and_usage_errors_load_no_library_code(seed_library: Path, args: list[str]) -> None:
+    # `geobot --help` took 1.2 s when every command module imported the knowledge base,
+    # numpy, FAISS, pydantic's models and the answer modules at start: now 0.2 s.
+    library_code = ("numpy", "faiss", "pydantic", "index.knowledge_base", "bot.answers.service")
+    ran = run_geobot("--data-dir", str(seed_library), *args, watch=library_code)
+    assert ran["status"] in (0, 2), ran["err"]
+    assert ran["loaded"] == []
+
+
+def test_an_extractive_ask_loads_no_http_client(seed_library: Path) -> None:
+    # httpx (with rich and pygments) is for a model server; a quoted answer needs none.
+    asked = run_geobot("--data-dir", str(seed_library), "ask", QUESTION, watch=("httpx",))
+    assert asked["status"] == 0, asked["err"]
+    assert asked["loaded"] == []
+
+
 def test_an_int8_store_is_not_mixed_with_fp32_vectors(seed_library: Path) -> None:
     # The seed library holds int8 vectors: fp32 ones (torch or the fp32 export) must not be
     # added to it or searched against it without a reindex.
