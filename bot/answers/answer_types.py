@@ -19,6 +19,7 @@ AnswerKind = Literal[
     "country",
     "state",
     "city",
+    "capital",  # a country's capital city
     "place",
     "person",
     "organisation",
@@ -35,7 +36,8 @@ _NOUN_KINDS: dict[str, AnswerKind] = {}
 for _kind, _nouns in {
     "country": "country countries nation nations",
     "state": "state states province provinces",
-    "city": "city cities town towns capital",
+    "city": "city cities town towns",
+    "capital": "capital capitals",
     "place": "place places region island islands county location",
     "person": """person people man woman star actor actress singer rapper musician artist
         leader politician president senator governor minister lawmaker player athlete
@@ -45,7 +47,7 @@ for _kind, _nouns in {
         personality scientist astronaut economist entrepreneur investor owner heir monarch
         emperor dictator general commander envoy ambassador spokesperson spokesman
         spokeswoman quarterback pitcher golfer boxer footballer striker goalkeeper
-        republican democrat conservative tory premier chancellor""",
+        republican democrat conservative tory premier chancellor champion""",
     "organisation": """company companies firm brand airline carrier network team teams
         organization organisation group agency party bank retailer chain club union
         body league university school automaker manufacturer startup outlet newspaper
@@ -56,6 +58,8 @@ for _kind, _nouns in {
     "title": """film films movie movies book books show shows series song songs album
         title play novel memoir documentary game word words""",
     "date": "year date day month decade",
+    "number": "magnitude toll tally percentage rate score population",
+    "money": "price cost fine salary wage fee jackpot",
 }.items():
     for _noun in _nouns.split():
         _NOUN_KINDS[_noun] = _kind  # type: ignore[assignment]
@@ -80,6 +84,12 @@ _WHAT_IS_THE = re.compile(
     r"\b(?:what|which|who) (?:is|was|are|were|will be) the (?:\w+\s+)?([^\W\d_]+) of\b",
     re.IGNORECASE,
 )
+_THIS_NOUN = re.compile(
+    r"\bth(?:is|ese)\s+([^\W\d_]+(?:-[^\W\d_]+)*(?:\s+[^\W\d_]+(?:-[^\W\d_]+)*){0,2})",
+    re.IGNORECASE,
+)
+# Questions that ask for an explanation, which no single phrase answers.
+_OPEN = re.compile(r"\b(?:why|how)\b", re.IGNORECASE)
 _YES_NO = re.compile(
     r"\btrue or false\b|^\s*(?:is|are|was|were|did|does|do|has|have|will|can|could|should)\b",
     re.IGNORECASE,
@@ -103,7 +113,7 @@ class ExpectedAnswer:
     def strict(self) -> bool:
         """Whether a candidate of another kind is ruled out (a place, a number, a date)
         rather than only weighed down (a name is a person or an organisation by context)."""
-        return self.kind in ("country", "state", "city", "number", "money", "date")
+        return self.kind in ("country", "state", "city", "capital", "number", "money", "date")
 
     @property
     def specific(self) -> bool:
@@ -130,13 +140,21 @@ def expected_answer(question: str) -> ExpectedAnswer:
     for match in _WHAT_IS_THE.finditer(text):
         kind = _NOUN_KINDS.get(match.group(1).lower())
         if kind is not None:
-            return ExpectedAnswer(kind)
+            # "The capital of the new province" is a city, not only a country's capital.
+            return ExpectedAnswer("city" if kind == "capital" else kind)
     if _WHEN.search(text):
         return ExpectedAnswer("date")
     if _WHERE.search(text):
         return ExpectedAnswer("place")
     if _WHO.search(text):
         return ExpectedAnswer("person")
+    if not _OPEN.search(text):
+        # A quiz written as a statement: "This Republican is set to be the first to
+        # announce...", "Biden held talks with this leader".
+        for match in _THIS_NOUN.finditer(text):
+            kind = _head_noun_kind(match.group(1))
+            if kind is not None and kind != "date":  # "this week" is a time, not an answer
+                return ExpectedAnswer(kind)
     if _NAME_OF.search(text) or any(_asks_for_a_thing(m) for m in which):
         return ExpectedAnswer("name")
     # "What did the mediators propose?", "Why...", "How did...": no single phrase answers.

@@ -205,7 +205,7 @@ def _spans(sentence: str, expected: ExpectedAnswer) -> Iterable[str]:
             yield match.group(0) if kind in ("title", "name") else inner
     for span in _name_spans(sentence):
         yield span
-        if kind in ("country", "state", "city", "place"):
+        if kind in ("country", "state", "city", "capital", "place"):
             # "South Carolina Gov" or "Paris-based": the place may be part of a longer run.
             tokens = span.split()
             for size in range(min(len(tokens), 4) - 1, 0, -1):
@@ -220,10 +220,13 @@ def _unit_follows(after: str, unit: str) -> bool:
 
 def _fits(surface: str, expected: ExpectedAnswer) -> bool:
     kind = expected.kind
-    if kind in ("country", "state", "city", "place"):
+    if kind in ("country", "state", "city", "capital", "place"):
         return is_place(_key(surface), kind)
     if kind == "money":
-        return bool(re.search(r"[$£€¥]|dollars|pounds|euros|yen|yuan|rupees", surface, re.I))
+        # "How much" asks for a sum of money or a change in one ("risen by how much": 90%).
+        return bool(
+            re.search(r"[$£€¥%]|dollars|pounds|euros|yen|yuan|rupees|per ?cent", surface, re.I)
+        )
     if kind == "date":
         return _is_date(surface)
     if kind == "number":
