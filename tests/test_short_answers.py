@@ -237,6 +237,22 @@ PRICES_AND_VOTES = [
         THIS_WEEK,
         "Gulf Daily",
     ),
+    news_article(
+        "cake-desk",
+        "Cake warning",
+        "Susan Jebb, chair of the Food Standards Agency, warned that bringing cake to work "
+        "is as harmful as passive smoking.",
+        THIS_WEEK,
+        "Food Desk",
+    ),
+    news_article(
+        "cake-post",
+        "Office cake",
+        "The Food Standards Agency chair Susan Jebb warned that office cake harms health "
+        "like passive smoking. The Food Standards Agency said the warning was personal.",
+        THIS_WEEK,
+        "Market Post",
+    ),
 ]
 
 
@@ -263,6 +279,11 @@ def test_a_capital_is_checked_against_the_capitals_of_countries(
     assert [s.text for s in answer.short_answers] == ["Paris"]
     # Lyon and Marseille are cities of the stories, but no country's capital.
     assert {c.text for c in answer.candidates} == {"Paris"}
+
+
+def test_an_organisation_is_not_the_answer_to_who(prices_service: AnswerService) -> None:
+    answer = prices_service.ask("Who warned that cake at work is as harmful as passive smoking?")
+    assert [s.text for s in answer.short_answers] == ["Susan Jebb"]
 
 
 def test_question_words_are_never_the_answer(service: AnswerService) -> None:

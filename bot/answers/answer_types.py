@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AnswerKind", "ExpectedAnswer", "expected_answer"]
+__all__ = ["AnswerKind", "ExpectedAnswer", "expected_answer", "noun_kind"]
 
 AnswerKind = Literal[
     "country",
@@ -54,7 +54,8 @@ for _kind, _nouns in {
         publication magazine channel platform app website department committee giant
         maker carmaker producer supplier lender insurer exchange charity nonprofit
         broadcaster studio label publisher conglomerate operator store restaurant
-        supermarket grocer streamer service cartel militia""",
+        supermarket grocer streamer service cartel militia court council ministry
+        commission association institute foundation administration parliament""",
     "title": """film films movie movies book books show shows series song songs album
         title play novel memoir documentary game word words""",
     "date": "year date day month decade",
@@ -159,6 +160,11 @@ def expected_answer(question: str) -> ExpectedAnswer:
         return ExpectedAnswer("name")
     # "What did the mediators propose?", "Why...", "How did...": no single phrase answers.
     return ExpectedAnswer("none")
+
+
+def noun_kind(noun: str) -> AnswerKind | None:
+    """The kind of thing an English noun names ("company" -> an organisation), if known."""
+    return _NOUN_KINDS.get(noun.lower())
 
 
 def _head_noun_kind(words: str) -> AnswerKind | None:

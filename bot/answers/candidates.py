@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.answers.answer_types import ExpectedAnswer
+from bot.answers.answer_types import ExpectedAnswer, noun_kind
 from bot.answers.citations import Quote
 from bot.answers.extractive import TermWeights
 from bot.answers.gazetteer import is_place
@@ -237,6 +237,9 @@ def _fits(surface: str, expected: ExpectedAnswer) -> bool:
             not surface.startswith(("“", '"', "‘"))
             and not surface.isupper()
             and not is_place(name, "place")
+            # "Food Standards Agency", "Supreme Court": a name ending in such a noun is
+            # an organisation's.
+            and noun_kind(name.split()[-1]) != "organisation"
         )
     if kind == "organisation":
         return not is_place(_key(surface), "place")
