@@ -139,13 +139,6 @@ def service(config: Config) -> Iterator[AnswerService]:
         # A country's capital is checked against the capitals of countries.
         ("Residents of which European capital are to vote on e-scooters?", "capital", None),
         ("What was the magnitude of the quake that struck the region?", "number", None),
-        ("By how much has the price of pasta risen?", "money", None),
-        # A quiz written as a statement names the kind after "this".
-        ("This Republican is set to be the first to challenge the president.", "person", None),
-        ("Biden held talks with this leader, his Mexican counterpart:", "person", None),
-        ("This four-time WNBA champion made her retirement official this week.", "person", None),
-        ("What did the mediators propose this week?", "none", None),
-        ("Why did this company fall?", "none", None),
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(
@@ -207,21 +200,7 @@ def test_the_answer_opens_with_the_short_answer_and_the_outlets_that_back_it(
     assert shown.startswith("Nairobi — 3 outlets")
 
 
-PRICES_AND_VOTES = [
-    news_article(
-        "pasta-desk",
-        "Pasta prices",
-        "The average price of pasta has risen by 90% in two years, research found.",
-        THIS_WEEK,
-        "Food Desk",
-    ),
-    news_article(
-        "pasta-post",
-        "Pasta costs more",
-        "Research found the average price of pasta has risen by 90% since 2022, to $3 a pack.",
-        THIS_WEEK,
-        "Market Post",
-    ),
+CAPITALS_AND_AGENCIES = [
     news_article(
         "scooters-wire",
         "Paris votes on e-scooters",
@@ -257,32 +236,26 @@ PRICES_AND_VOTES = [
 
 
 @pytest.fixture
-def prices_service(config: Config) -> Iterator[AnswerService]:
+def kinds_service(config: Config) -> Iterator[AnswerService]:
     kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
-    kb.ingest_articles(PRICES_AND_VOTES)
+    kb.ingest_articles(CAPITALS_AND_AGENCIES)
     yield AnswerService(
         kb, AnswerConfig(min_confidence=0.0, min_short_answer_vote=0.3), today=lambda: AS_OF
     )
     kb.close()
 
 
-def test_how_much_can_be_answered_by_a_percentage(prices_service: AnswerService) -> None:
-    answer = prices_service.ask("The average price of pasta has risen by how much?")
-    assert [s.text for s in answer.short_answers] == ["90%"]
-    verify(answer, prices_service.kb)
-
-
 def test_a_capital_is_checked_against_the_capitals_of_countries(
-    prices_service: AnswerService,
+    kinds_service: AnswerService,
 ) -> None:
-    answer = prices_service.ask("Residents of which European capital are to vote on e-scooters?")
+    answer = kinds_service.ask("Residents of which European capital are to vote on e-scooters?")
     assert [s.text for s in answer.short_answers] == ["Paris"]
     # Lyon and Marseille are cities of the stories, but no country's capital.
     assert {c.text for c in answer.candidates} == {"Paris"}
 
 
-def test_an_organisation_is_not_the_answer_to_who(prices_service: AnswerService) -> None:
-    answer = prices_service.ask("Who warned that cake at work is as harmful as passive smoking?")
+def test_an_organisation_is_not_the_answer_to_who(kinds_service: AnswerService) -> None:
+    answer = kinds_service.ask("Who warned that cake at work is as harmful as passive smoking?")
     assert [s.text for s in answer.short_answers] == ["Susan Jebb"]
 
 

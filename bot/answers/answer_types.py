@@ -85,12 +85,6 @@ _WHAT_IS_THE = re.compile(
     r"\b(?:what|which|who) (?:is|was|are|were|will be) the (?:\w+\s+)?([^\W\d_]+) of\b",
     re.IGNORECASE,
 )
-_THIS_NOUN = re.compile(
-    r"\bth(?:is|ese)\s+([^\W\d_]+(?:-[^\W\d_]+)*(?:\s+[^\W\d_]+(?:-[^\W\d_]+)*){0,2})",
-    re.IGNORECASE,
-)
-# Questions that ask for an explanation, which no single phrase answers.
-_OPEN = re.compile(r"\b(?:why|how)\b", re.IGNORECASE)
 _YES_NO = re.compile(
     r"\btrue or false\b|^\s*(?:is|are|was|were|did|does|do|has|have|will|can|could|should)\b",
     re.IGNORECASE,
@@ -149,13 +143,6 @@ def expected_answer(question: str) -> ExpectedAnswer:
         return ExpectedAnswer("place")
     if _WHO.search(text):
         return ExpectedAnswer("person")
-    if not _OPEN.search(text):
-        # A quiz written as a statement: "This Republican is set to be the first to
-        # announce...", "Biden held talks with this leader".
-        for match in _THIS_NOUN.finditer(text):
-            kind = _head_noun_kind(match.group(1))
-            if kind is not None and kind != "date":  # "this week" is a time, not an answer
-                return ExpectedAnswer(kind)
     if _NAME_OF.search(text) or any(_asks_for_a_thing(m) for m in which):
         return ExpectedAnswer("name")
     # "What did the mediators propose?", "Why...", "How did...": no single phrase answers.

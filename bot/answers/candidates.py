@@ -223,10 +223,7 @@ def _fits(surface: str, expected: ExpectedAnswer) -> bool:
     if kind in ("country", "state", "city", "capital", "place"):
         return is_place(_key(surface), kind)
     if kind == "money":
-        # "How much" asks for a sum of money or a change in one ("risen by how much": 90%).
-        return bool(
-            re.search(r"[$£€¥%]|dollars|pounds|euros|yen|yuan|rupees|per ?cent", surface, re.I)
-        )
+        return bool(re.search(r"[$£€¥]|dollars|pounds|euros|yen|yuan|rupees", surface, re.I))
     if kind == "date":
         return _is_date(surface)
     if kind == "number":
