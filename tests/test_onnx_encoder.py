@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime
 import pytest
 
 import index.embedding.onnx_embedder as onnx_embedder
-import index.embedding.onnx_encoder as onnx_encoder
 import index.embedding.onnx_export as onnx_export
 from index.config import EmbeddingConfig
 from index.embedding.model_source import model_folder
@@ -458,19 +458,25 @@ def test_batches_run_side_by_side_give_the_same_vectors_in_order(
     np.testing.assert_allclose(side_by_side, one_by_one, atol=1e-5)
 
 
+def _fresh_copy(entry: Path, tmp_path: Path) -> Path:
+    """A copy of a verified export without the saved query graph of earlier tests."""
+    copy = tmp_path / "entry"
+    shutil.copytree(entry, copy, ignore=shutil.ignore_patterns("model.basic-*"))
+    return copy
+
+
 def test_the_query_graph_is_optimised_once_and_loaded_as_saved(
     entries: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    entry = tmp_path / "entry"
-    shutil.copytree(entries["int8"], entry)
+    entry = _fresh_copy(entries["int8"], tmp_path)
     opened: list[str] = []
-    real_session = onnx_encoder.ort.InferenceSession
+    real_session = onnxruntime.InferenceSession
 
     def spy(path: str, *args: Any, **kwargs: Any) -> Any:
         opened.append(Path(path).name)
         return real_session(path, *args, **kwargs)
 
-    monkeypatch.setattr(onnx_encoder.ort, "InferenceSession", spy)
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
     saved = basic_graph_path(entry / "model.onnx")
     first = OnnxEncoder(entry, threads=1, full_graph_optimisation=False).encode(PASSAGES)
     assert opened == ["model.onnx"] and saved.is_file()
@@ -481,13 +487,17 @@ def test_the_query_graph_is_optimised_once_and_loaded_as_saved(
     # The passages' session optimises fully, from the export itself.
     OnnxEncoder(entry, threads=1, check=False)
     assert opened[-1] == "model.onnx"
+    # A replaced export is never run from the copy of the old one, which is removed.
+    (entry / "model.onnx").write_bytes((entry / "model.onnx").read_bytes())
+    OnnxEncoder(entry, threads=1, full_graph_optimisation=False)
+    assert opened[-1] == "model.onnx" and not saved.exists()
+    assert basic_graph_path(entry / "model.onnx").is_file()
 
 
 def test_a_damaged_saved_query_graph_is_made_again(
     entries: dict[str, Path], tmp_path: Path
 ) -> None:
-    entry = tmp_path / "entry"
-    shutil.copytree(entries["int8"], entry)
+    entry = _fresh_copy(entries["int8"], tmp_path)
     expected = OnnxEncoder(entry, threads=1, full_graph_optimisation=False).encode(PASSAGES)
     saved = basic_graph_path(entry / "model.onnx")
     saved.write_bytes(b"half a graph")

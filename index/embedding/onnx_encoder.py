@@ -296,9 +296,13 @@ def _open_session(
 
 
 def basic_graph_path(path: Path) -> Path:
-    """Where the basic-optimised copy of the export `path` is kept (per onnxruntime
-    version: another version may optimise differently)."""
-    return path.with_name(f"{path.stem}.basic-ort{ort.__version__}{path.suffix}")
+    """Where the basic-optimised copy of the export `path` is kept: named by the
+    onnxruntime version (another may optimise differently) and by the export file's size
+    and time, so that a replaced or damaged export is never run from an older copy."""
+    stat = path.stat()
+    return path.with_name(
+        f"{path.stem}.basic-ort{ort.__version__}-{stat.st_size}-{stat.st_mtime_ns}{path.suffix}"
+    )
 
 
 def _open_query_session(
@@ -307,7 +311,10 @@ def _open_query_session(
     """The query session, whose graph is optimised once and saved beside the export: later
     starts load the saved graph as it is (~90 ms sooner, the same graph run). The probe
     check of every opening runs on what was loaded, so a bad copy is still caught."""
-    saved = basic_graph_path(path)
+    try:
+        saved = basic_graph_path(path)
+    except OSError:  # no export file: let onnxruntime say so
+        return _load(path, options, providers)
     if saved.is_file():
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
@@ -329,6 +336,9 @@ def _open_query_session(
             return _load(path, options, providers)
         with contextlib.suppress(OSError):  # not kept: optimised again next start
             os.replace(partial, saved)
+            for stale in path.parent.glob(f"{path.stem}.basic-*{path.suffix}"):
+                if stale != saved:  # a copy of an export since replaced
+                    stale.unlink(missing_ok=True)
         return session
     finally:
         partial.unlink(missing_ok=True)
