@@ -1,4 +1,4 @@
-"""`geobot feeds ...`: follow news feeds (RSS, Atom): add, list, remove, poll."""
+"""`geobot feeds ...`: follow news feeds (RSS, Atom): add, list, remove, poll, run."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from bot.cli.rendering import credit, echo, format_moment
 if TYPE_CHECKING:
     from index.web.polling import PollReport
 
-__all__ = ["feeds_add", "feeds_group", "feeds_list", "feeds_poll", "feeds_remove"]
+__all__ = ["feeds_add", "feeds_group", "feeds_list", "feeds_poll", "feeds_remove", "feeds_run"]
 
 
 @click.group(name="feeds", cls=GeobotGroup)
 def feeds_group() -> None:
-    """Follow news feeds (RSS, Atom): add, list, remove, poll."""
+    """Follow news feeds (RSS, Atom): add, list, remove, poll, run."""
 
 
 @feeds_group.command(name="add")
@@ -139,3 +139,38 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
         )
     if report.feeds and all(f.error for f in report.feeds):
         sys.exit(1)
+
+
+@feeds_group.command(name="run")
+@common_options
+def feeds_run(config_path: Path | None, data_dir: Path | None) -> None:
+    """Poll the feeds on their schedule until stopped (Ctrl-C, SIGTERM): the feed poller
+    without the Discord bot, one line per poll."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from bot.cli.feed_poller import run_feed_poller
+    from index.web.feed_store import FeedStore
+
+    app = app_context(config_path, data_dir)
+    every = app.config.feeds.poll_interval_minutes
+    with app.knowledge_base() as kb:
+        feeds = FeedStore(kb.store)
+        count = len(feeds.all())
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                # Not every platform (or a non-main thread) can install them.
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(signum, stop.set)
+            echo(
+                f"polling {count} feed{'' if count == 1 else 's'} every {every:g} min "
+                "(feeds added later are picked up within a minute); Ctrl-C stops"
+            )
+            await run_feed_poller(kb, feeds, app.config, stop=stop, say=echo)
+
+        asyncio.run(run())
+    echo("stopped")
