@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.cli.discord_bot import parse_shards
 from bot.config import BotConfig
-from bot.discord.app import build_client
+from bot.discord.app import ShardedGeobotClient, build_client
 
 
 @pytest.fixture
@@ -81,6 +81,7 @@ def test_the_flag_wins_over_the_file_and_the_environment(
     assert (flag_config.discord.shards, flag_config.discord.shard_ids) == (8, (4, 5, 6, 7))
     assert flag_config.discord.workers == 3  # the rest of the file still holds
     client = build_client(flag_config, lambda: None)  # type: ignore[arg-type,return-value]
+    assert isinstance(client, ShardedGeobotClient)
     assert (client.shard_count, client.shard_ids) == (8, [4, 5, 6, 7])
 
 

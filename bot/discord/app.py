@@ -47,6 +47,7 @@ from bot.discord.streaming import EditTiming, StreamedAnswer
 from bot.discord.text import NO_PINGS
 from bot.discord.tree import GeobotTree
 from bot.feed_reports import describe_feed_report
+from bot.feed_state import feed_store_on
 from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
 from index.web.poll_schedule import FeedPollLoop, PollingStoppedError
@@ -152,7 +153,9 @@ class GeobotClient(discord.Client):
         # The model and the index load once, here, off the event loop.
         self._backend = await self.offload(self._backend_factory)
         self._servers = ServerPolicies(self._backend.state.servers, self.config, self.cooldowns)
-        self._feeds = await self.offload(FeedStore, self._backend.kb.store)
+        self._feeds = await self.offload(
+            feed_store_on, self._backend.kb, self._backend.state.database
+        )
         self._fetcher = Fetcher(self.config.fetch)
         poller = FeedPoller(
             self._backend.kb,
