@@ -11,10 +11,13 @@ from contextlib import contextmanager
 
 from bot.config import BotConfig
 from bot.state_db import StateDatabase, open_state_database
-from index.knowledge_base import KnowledgeBase
+from index.knowledge_base import DB_NAME, KnowledgeBase
+from index.storage.milvus_backend import STATE_DB_NAME
+from index.storage.sqlite_store import SQLiteStore
+from index.web.feed_database import FeedDatabase, SQLiteFeedDatabase
 from index.web.feed_store import FeedStore
 
-__all__ = ["feed_store_on", "open_feed_store"]
+__all__ = ["feed_store_on", "open_feed_database", "open_feed_store"]
 
 
 def feed_store_on(kb: KnowledgeBase, state: StateDatabase) -> FeedStore:
@@ -37,3 +40,26 @@ def open_feed_store(config: BotConfig, kb: KnowledgeBase) -> Iterator[FeedStore]
         yield FeedStore(database)
     finally:
         database.close()
+
+
+@contextmanager
+def open_feed_database(
+    config: BotConfig, state: StateDatabase, *, create: bool
+) -> Iterator[FeedDatabase | None]:
+    """The database holding the feed state `config` names, opened without the library
+    or its model: `state` itself with PostgreSQL; else the SQLite file the library keeps
+    its feeds in (the library's own with the SQLite backend, `state.sqlite3` beside a
+    Milvus library). Without `create`, None when that file does not exist."""
+    if config.state.backend == "postgres":
+        yield state
+        return
+    folder = config.resolved_data_dir().expanduser()
+    path = folder / (DB_NAME if config.storage.backend == "sqlite" else STATE_DB_NAME)
+    if not create and not path.exists():
+        yield None
+        return
+    store = SQLiteStore(path)
+    try:
+        yield SQLiteFeedDatabase(store)
+    finally:
+        store.close()
