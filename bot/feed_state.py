@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from bot.config import BotConfig
 from bot.state_db import StateDatabase, open_state_database
 from index.knowledge_base import DB_NAME, KnowledgeBase
-from index.storage.milvus_backend import STATE_DB_NAME
 from index.storage.sqlite_store import SQLiteStore
 from index.web.feed_database import FeedDatabase, SQLiteFeedDatabase
 from index.web.feed_store import FeedStore
@@ -53,6 +52,9 @@ def open_feed_database(
     if config.state.backend == "postgres":
         yield state
         return
+    # Imported here: only a copy from or to a SQLite feed state needs the file's name.
+    from index.storage.milvus_backend import STATE_DB_NAME
+
     folder = config.resolved_data_dir().expanduser()
     path = folder / (DB_NAME if config.storage.backend == "sqlite" else STATE_DB_NAME)
     if not create and not path.exists():
