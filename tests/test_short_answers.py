@@ -26,7 +26,7 @@ from bot.cli.context import AppContext
 from bot.cli.rendering import render_answer
 from bot.config import AnswerConfig
 from bot.discord.render import render_answer as discord_render_answer
-from index import Config, KnowledgeBase
+from index import Config, KnowledgeBase, ParsedArticle
 
 AS_OF = date(2024, 4, 17)  # a Wednesday
 THIS_WEEK = datetime(2024, 4, 15, 9, 0)
@@ -92,14 +92,18 @@ SUMMIT = [
 ]
 
 
-@pytest.fixture
-def service(config: Config) -> Iterator[AnswerService]:
+def _service_over(config: Config, articles: list[ParsedArticle]) -> Iterator[AnswerService]:
     kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
-    kb.ingest_articles(SUMMIT)
+    kb.ingest_articles(articles)
     yield AnswerService(
         kb, AnswerConfig(min_confidence=0.0, min_short_answer_vote=0.3), today=lambda: AS_OF
     )
     kb.close()
+
+
+@pytest.fixture
+def service(config: Config) -> Iterator[AnswerService]:
+    yield from _service_over(config, SUMMIT)
 
 
 # -- what a question asks for ------------------------------------------------------------
@@ -237,12 +241,7 @@ CAPITALS_AND_AGENCIES = [
 
 @pytest.fixture
 def kinds_service(config: Config) -> Iterator[AnswerService]:
-    kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
-    kb.ingest_articles(CAPITALS_AND_AGENCIES)
-    yield AnswerService(
-        kb, AnswerConfig(min_confidence=0.0, min_short_answer_vote=0.3), today=lambda: AS_OF
-    )
-    kb.close()
+    yield from _service_over(config, CAPITALS_AND_AGENCIES)
 
 
 def test_a_capital_is_checked_against_the_capitals_of_countries(
