@@ -91,7 +91,10 @@ def search(
         if as_json:
             echo_json([])
         return
-    with app.knowledge_base() as kb:
+    # A keyword search embeds nothing; the others load the model while the store opens.
+    keyword_only = (mode or app.config.search.mode) == "keyword"
+    embedder = app.embedder() if keyword_only else app.embedder_loading()
+    with app.knowledge_base(embedder=embedder) as kb:
         hits = kb.search(
             query,
             k=k,

@@ -100,12 +100,7 @@ class AppContext:
     def service(self, *, llm: bool | None = None) -> Iterator[AnswerService]:
         """The answer service; `llm` (default: the config's `[llm] enabled`) writes answers
         with the configured language model server."""
-        from index.embedding.factory import LazyEmbedder
-
-        embedder = self.embedder()
-        if isinstance(embedder, LazyEmbedder):
-            # The model loads while the answer modules import and the store opens.
-            embedder.load_in_background()
+        embedder = self.embedder_loading()
         from bot.answers.service import AnswerService
 
         writer = self.writer(llm)
@@ -117,6 +112,17 @@ class AppContext:
         finally:
             if writer is not None:
                 writer.close()
+
+    def embedder_loading(self) -> Embedder:
+        """The embedder, its model already loading on another thread: for a command that
+        will use it, so that the model loads while the command imports and opens the store.
+        """
+        from index.embedding.factory import LazyEmbedder
+
+        embedder = self.embedder()
+        if isinstance(embedder, LazyEmbedder):
+            embedder.load_in_background()
+        return embedder
 
     def writer(self, llm: bool | None = None) -> LLMWriter | None:
         """The language model writer when `llm` (default: `[llm] enabled`) asks for one."""
