@@ -265,10 +265,12 @@ class KnowledgeBase:
         tally = WriteTally(embedded=len(vectors))
         bounds = np.cumsum([0] + [len(p.chunks) for p in batch])
         with self.store.writing(final=persist_index, bulk=not update_index) as session:
+            # One look-up for the batch (its keys are distinct).
+            stored = session.find_articles([p.key for p in batch]) if reconcile else {}
             for i, prepared in enumerate(batch):
                 passage_vectors = vectors[bounds[i] : bounds[i + 1]]
                 if reconcile:
-                    current = session.find_article(prepared.key)
+                    current = stored.get(prepared.key)
                     if prepared.is_stored_as(current):
                         tally.unchanged += 1
                         continue
