@@ -465,9 +465,10 @@ class KnowledgeBase:
     def passages_of(self, article_id: int) -> list[Passage]:
         return self.store.passages_of(article_id)
 
-    def document_frequency(self, term: str) -> int:
-        """Passages containing `term`; with `passage_count`, gives a term's rarity."""
-        return self.store.document_frequency(term)
+    def document_frequency(self, term: str, *, passage_count: int | None = None) -> int:
+        """Passages containing `term`; with `passage_count`, gives a term's rarity. Pass
+        the count when it was just read: on Milvus it is a request, which this saves."""
+        return self.store.document_frequency(term, passage_count=passage_count)
 
     def passage_count(self) -> int:
         return self.store.passage_count()

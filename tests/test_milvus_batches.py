@@ -23,7 +23,7 @@ from index import Article, Config, KnowledgeBase, ParsedArticle
 from index.config import StorageConfig
 from index.errors import StoreError
 from index.models import Passage
-from index.storage import milvus_writes
+from index.storage import milvus_schema
 from index.storage.milvus_backend import MilvusBackend
 from index.storage.rows import ArticleRecord, ArticleRow
 
@@ -162,7 +162,7 @@ def _check_each_article_whole(
     # No hit shows a passage that is not of its article's current text.
     for query in ("monsoon floods assam", "story 7 topic7", "volcano iceland", "story 3"):
         for mode in ("dense", "keyword", "hybrid"):
-            for hit in kb.search(query, mode=mode, k=20):  # type: ignore[arg-type]
+            for hit in kb.search(query, mode=mode, k=20):
                 assert hit.passage.text == hit.article.text[hit.passage.start : hit.passage.end]
                 assert "Monsoon" not in hit.passage.text and "topic7" not in hit.passage.text
     assert kb.search("volcano iceland", mode="keyword")[0].article.text == NEW_TEXTS[1]
@@ -280,10 +280,9 @@ def test_new_keys_of_one_batch_whose_ids_collide_take_different_slots(
     # Two keys with the same candidate ids (a 52-bit collision, forced): written in one
     # batch, the second must take the next free slot, not overwrite the first.
     shared = [1_000 + n for n in range(8)]
-    real = milvus_writes.article_id_candidates
+    real = milvus_schema.article_id_candidates
     monkeypatch.setattr(
-        milvus_writes,
-        "article_id_candidates",
+        "index.storage.milvus_writes.article_id_candidates",
         lambda key: shared if key.endswith(("/1", "/2")) else real(key),
     )
     with KnowledgeBase.open(milvus_config, HashingEmbedder()) as kb:

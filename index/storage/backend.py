@@ -216,8 +216,10 @@ class StorageBackend(ABC):
         ]
 
     @abstractmethod
-    def document_frequency(self, term: str) -> int:
-        """How many passages hold `term`, as keyword search reads it."""
+    def document_frequency(self, term: str, *, passage_count: int | None = None) -> int:
+        """How many passages hold `term`, as keyword search reads it. `passage_count`:
+        the library's size, when the caller has just read it (a backend that estimates
+        from it then does not count again)."""
 
     @abstractmethod
     def article_count(self) -> int: ...

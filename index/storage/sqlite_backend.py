@@ -255,8 +255,8 @@ class SQLiteBackend(StorageBackend):
     def passage_ids_where(self, where: ArticleFilter) -> list[int]:
         return [int(i) for i in self.sqlite.filtered_passage_ids(where)]
 
-    def document_frequency(self, term: str) -> int:
-        return self.sqlite.document_frequency(term)
+    def document_frequency(self, term: str, *, passage_count: int | None = None) -> int:
+        return self.sqlite.document_frequency(term)  # exact: FTS5 needs no size
 
     def article_count(self) -> int:
         return self.sqlite.article_count()
