@@ -292,3 +292,43 @@ def test_new_keys_of_one_batch_whose_ids_collide_take_different_slots(
         assert sorted(a.id for a in kb.list_articles()) == [1_000, 1_001]
         assert sorted(a.title for a in kb.list_articles()) == ["Title 1", "Title 2"]
         assert kb.ingest_articles([article(1), article(2)]).unchanged == 2
+
+
+def test_a_large_batch_is_split_into_requests_of_bounded_size(
+    milvus_config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Small bounds, so that six long articles (three text pieces each) and their passages
+    # need several upserts per step; every row still arrives, the heads after the rest.
+    monkeypatch.setattr("index.storage.milvus_writes.ROWS_PER_REQUEST", 4)
+    monkeypatch.setattr("index.storage.milvus_writes.SIZE_PER_REQUEST", 20_000)
+    sentence = "Ministers from Tōkyō and Zürich signed accord number {n} — again. "
+    texts = {n: sentence.format(n=n) * 600 for n in range(1, 7)}  # ~40,000 characters
+    with KnowledgeBase.open(milvus_config, HashingEmbedder()) as kb:
+        store = kb.store
+        assert isinstance(store, MilvusBackend)
+        seen: list[tuple[str, int, bool]] = []
+        original = store.collections.request
+
+        def request(method: str, *args: Any, **kwargs: Any) -> Any:
+            if method == "upsert" and args[0] != store.collections.meta:
+                rows = args[1]
+                size = sum(
+                    len(v) if isinstance(v, str | list) else 1 for r in rows for v in r.values()
+                )
+                assert len(rows) <= 4 and (len(rows) == 1 or size <= 20_000)
+                heads = any(r.get("part") == 0 for r in rows)
+                assert not heads or all(r.get("part") == 0 for r in rows)
+                seen.append((str(args[0]), len(rows), heads))
+            return original(method, *args, **kwargs)
+
+        store.collections.request = request  # type: ignore[method-assign]
+        store.writer.request = request
+        kb.ingest_articles([article(n, text=texts[n]) for n in texts])
+        heads_from = next(i for i, (_, _, heads) in enumerate(seen) if heads)
+        assert all(heads for _, _, heads in seen[heads_from:])  # the heads come last
+        assert sum(n for _, n, heads in seen if heads) == 6
+        assert sum(1 for c, _, heads in seen if c == store.articles_name and not heads) > 3
+        for stored in kb.list_articles():
+            n = int(stored.key.rsplit("/", 1)[1])
+            assert stored.text == texts[n]
+            assert "".join(p.text for p in kb.passages_of(stored.id)).count("accord") >= 600

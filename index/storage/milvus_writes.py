@@ -44,9 +44,12 @@ __all__ = ["ArticleWrite", "ArticleWriter"]
 log = logging.getLogger(__name__)
 
 _SLOT_FIELDS = ["id", "key", "version", "content_hash", "metadata_hash", "passage_count"]
-# Rows per upsert: a thousand passages with their 384-float vectors and texts are a few
-# megabytes, well under a server's 64 MB request limit.
+# Rows per upsert: at most a thousand, and at most ~16 million characters and vector
+# floats (a server refuses requests over 64 MB; a character is at most 4 bytes). A thousand
+# ordinary passages with their 384-float vectors are a few megabytes; a thousand 16,000-
+# character text pieces would not fit.
 ROWS_PER_REQUEST = 1_000
+SIZE_PER_REQUEST = 16_000_000
 # Articles per delete: each adds a clause to the delete's filter expression.
 ARTICLES_PER_DELETE = 200
 
@@ -83,6 +86,27 @@ class _Planned:
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _row_size(row: dict[str, Any]) -> int:
+    """Characters of a row's strings plus the numbers of its vectors (each at most 4 bytes
+    in a request)."""
+    return sum(len(v) if isinstance(v, str | list) else 1 for v in row.values())
+
+
+def _requests(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """`rows` in upserts of at most ROWS_PER_REQUEST rows and SIZE_PER_REQUEST size."""
+    chunk: list[dict[str, Any]] = []
+    size = 0
+    for row in rows:
+        row_size = _row_size(row)
+        if chunk and (len(chunk) >= ROWS_PER_REQUEST or size + row_size > SIZE_PER_REQUEST):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(row)
+        size += row_size
+    if chunk:
+        yield chunk
 
 
 class ArticleWriter:
@@ -149,8 +173,8 @@ class ArticleWriter:
                 new_passages.extend(
                     passage_rows(p.write.record, p.article_id, p.write.passages, now)
                 )
-        for chunk in _chunks(new_passages, ROWS_PER_REQUEST):
-            self.request("upsert", self.passages, list(chunk))
+        for chunk in _requests(new_passages):
+            self.request("upsert", self.passages, chunk)
         # Only the metadata changed: the passages' copies of the filter fields follow.
         self._update_passage_filters([p for p in planned if p.write.passages is None])
         continuations: list[dict[str, Any]] = []
@@ -163,11 +187,11 @@ class ArticleWriter:
             rows = article_rows(p.write.record, p.article_id, passage_count, now)
             continuations.extend(rows[:-1])
             heads.append(rows[-1])
-        for chunk in _chunks(continuations, ROWS_PER_REQUEST):
-            self.request("upsert", self.articles, list(chunk))
+        for chunk in _requests(continuations):
+            self.request("upsert", self.articles, chunk)
         # The commit point: the heads name the new versions.
-        for chunk in _chunks(heads, ROWS_PER_REQUEST):
-            self.request("upsert", self.articles, list(chunk))
+        for chunk in _requests(heads):
+            self.request("upsert", self.articles, chunk)
         replaced = [(p.article_id, v) for p in planned if (v := p.replaced_version) is not None]
         self.delete_versions(replaced)
         self.request("delete", self.meta, ids=[p.journal for p in planned])
@@ -191,8 +215,8 @@ class ArticleWriter:
                 for r in rows
                 if r["version"] == versions[int(r["article_id"])]
             )
-        for part in _chunks(updates, ROWS_PER_REQUEST):
-            self.request("upsert", self.passages, list(part), partial_update=True)
+        for part in _requests(updates):
+            self.request("upsert", self.passages, part, partial_update=True)
 
     def delete_version(self, article_id: int, version: str | None) -> None:
         """Delete an article's passages and text rows of `version` (all when None)."""
