@@ -164,7 +164,8 @@ class DiscordConfig(ConfigSection):
         description="with `shards` a count: the shards this process runs, e.g. [0, 1, 2, 3] "
         "of shards = 8, another process running [4, 5, 6, 7]; processes that split the "
         "shards share one [state] database (PostgreSQL) and one knowledge base (Milvus); "
-        "unset: this process runs them all",
+        "unset: this process runs them all; `geobot bot --shards 0-3/8` overrides both "
+        "shards and shard_ids",
     )
     poll_feeds: bool = Field(
         default=True,

@@ -123,3 +123,20 @@ def postgres_url(local_postgres: object) -> str:
 
     assert isinstance(local_postgres, LocalPostgres)
     return local_postgres.new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def feed_state(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The feed tests' engine: with "postgres", `feeds_of(kb)` (tests/feed_states.py)
+    opens feed stores on a fresh PostgreSQL database instead of the library's file."""
+    from feed_states import FeedStates
+
+    if request.param == "postgres":
+        from bot.state_db import PostgresStateDatabase
+
+        url = request.getfixturevalue("postgres_url")
+        FeedStates.connect = lambda: PostgresStateDatabase(url)
+    try:
+        yield str(request.param)
+    finally:
+        FeedStates.close_all()

@@ -13,6 +13,7 @@ from fakes import HashingEmbedder
 from bot.answers.chat import Conversation, is_follow_up
 from bot.answers.citations import CitationError, verify
 from bot.answers.service import AnswerService
+from bot.answers.text import is_link_line
 from bot.config import AnswerConfig
 from index import Config, KnowledgeBase
 
@@ -99,6 +100,55 @@ def test_word_budget_keeps_answers_short(config: Config) -> None:
     words = sum(len(c.quote.split()) for c in answer.citations)
     assert words <= 20 or len(answer.citations) == 1
     kb.close()
+
+
+def test_links_to_other_stories_are_not_quoted(config: Config) -> None:
+    # News sites insert headlines of other stories into an article's text; they report
+    # nothing of this story, however many of the question's words they share.
+    article = news_article(
+        "grain",
+        "Grain corridor deal",
+        "Negotiators agreed a grain corridor deal in Istanbul on Tuesday.\n\n"
+        "READ MORE: Why the Istanbul grain corridor matters to farmers and bakers\n\n"
+        "Opinion:Istanbul negotiators must keep the grain corridor open for hungry nations\n\n"
+        "Ships will sail through the corridor next week.",
+        datetime(2024, 4, 16, 9, 0),
+        "Wire One",
+    )
+    kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
+    kb.ingest_articles([article])
+    service = AnswerService(
+        kb, FAKE_ANSWERS.model_copy(update={"min_relevance": 0.0}), today=lambda: AS_OF
+    )
+    answer = service.ask("What did negotiators agree in Istanbul about the grain corridor?")
+    quoted = [c.quote for c in answer.citations]
+    assert "Negotiators agreed a grain corridor deal in Istanbul on Tuesday." in quoted
+    assert not any("READ MORE" in q or "Opinion:" in q for q in quoted)
+    # Nor in summaries, of the article or of the topic.
+    for summary in (
+        service.summarize_article(kb.list_articles()[0].id),
+        service.summarize_topic("Istanbul grain corridor negotiators"),
+    ):
+        quoted = [c.quote for c in summary.citations]
+        assert quoted and not any("READ MORE" in q or "Opinion:" in q for q in quoted)
+    kb.close()
+
+
+@pytest.mark.parametrize(
+    ("sentence", "is_link"),
+    [
+        ("Previously:Former Pope Benedict XVI, first to resign, dies", True),
+        ("Oscars nominations 2023:Here's the full list", True),
+        ("READ MORE: Baby foods contain toxic metals, report says", True),
+        ("NFL NEWSLETTER: Sign up now", True),
+        ("WASHINGTON (AP) — The president said the talks would resume.", False),
+        ('The president said: "We will act."', False),
+        ("At 10:30 the talks began, and it was 3:0 by noon.", False),
+        ("U.S. officials said on Monday that talks would resume.", False),
+    ],
+)
+def test_what_counts_as_a_link_to_another_story(sentence: str, is_link: bool) -> None:
+    assert is_link_line(sentence) is is_link
 
 
 def test_this_week_prefers_sources_in_the_window(service: AnswerService) -> None:

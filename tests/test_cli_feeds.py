@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from local_http import LOCAL_HOSTS, LocalHTTPServer
 from test_cli import run
 from test_polling import DATE, _item, _rss, feed_text, serve_pages
@@ -18,7 +19,20 @@ ENV = {
 }
 
 
-def test_feeds_add_list_poll_remove(tmp_path: Path, local_http: LocalHTTPServer) -> None:
+@pytest.fixture
+def state_env(feed_state: str, request: pytest.FixtureRequest) -> dict[str, str]:
+    """The CLI's environment on the test's feed-state engine: feeds in the library's
+    file, or in the PostgreSQL state database (`[state] backend = "postgres"`)."""
+    if feed_state == "sqlite":
+        return {}
+    url = request.getfixturevalue("postgres_url")
+    return {"GEOBOT_STATE__BACKEND": "postgres", "GEOBOT_STATE__URL": url}
+
+
+def test_feeds_add_list_poll_remove(
+    tmp_path: Path, local_http: LocalHTTPServer, state_env: dict[str, str]
+) -> None:
+    env = {**ENV, **state_env}
     data = tmp_path / "data"
     serve_pages(local_http)
     local_http.add(
@@ -31,37 +45,42 @@ def test_feeds_add_list_poll_remove(tmp_path: Path, local_http: LocalHTTPServer)
     url = local_http.url("/rss.xml")
 
     added = run(
-        "feeds", "add", url, "--outlet", "Harbour Wire", "--country", "gb", data_dir=data, env=ENV
+        "feeds", "add", url, "--outlet", "Harbour Wire", "--country", "gb", data_dir=data, env=env
     )
     assert added.exit_code == 0, added.output
     assert f"added feed {url} (Harbour Wire (GB))" in added.output
-    assert run("feeds", "add", local_http.url("/down.xml"), data_dir=data, env=ENV).exit_code == 0
+    assert run("feeds", "add", local_http.url("/down.xml"), data_dir=data, env=env).exit_code == 0
 
-    polled = run("feeds", "poll", data_dir=data, env=ENV)
+    polled = run("feeds", "poll", data_dir=data, env=env)
     assert polled.exit_code == 0, polled.output
     assert f"{url} (Harbour Wire): 2 new, 0 unchanged, 0 failed" in polled.output
     assert "down.xml: failed: HTTP 503" in polled.output
     assert "next try in 1 h 0 min" in polled.output
     assert "polled 2 feeds" in polled.output and "2 new articles, 1 failed" in polled.output
 
-    again = run("feeds", "poll", data_dir=data, env=ENV)
+    again = run("feeds", "poll", data_dir=data, env=env)
     assert f"{url} (Harbour Wire): not modified since the last poll" in again.output
 
-    listed = run("feeds", "list", data_dir=data)
+    listed = run("feeds", "list", data_dir=data, env=state_env)
     assert "Harbour Wire (GB) · 2 articles" in listed.output
     assert "last error (2 in a row): HTTP 503" in listed.output
-    as_json = json.loads(run("feeds", "list", "--json", data_dir=data).output)
+    as_json = json.loads(run("feeds", "list", "--json", data_dir=data, env=state_env).output)
     assert [f["url"] for f in as_json] == [url, local_http.url("/down.xml")]
     assert as_json[0]["entries_ingested"] == 2
 
     # Citations carry outlet, country and the entry's date.
-    answer = run("ask", "What did the Baltic states agree on air defence?", data_dir=data)
+    answer = run(
+        "ask", "What did the Baltic states agree on air defence?", data_dir=data, env=state_env
+    )
     assert "Harbour Wire (GB), 1 Mar 2025" in answer.output, answer.output
 
-    removed = run("feeds", "remove", url, data_dir=data)
+    removed = run("feeds", "remove", url, data_dir=data, env=state_env)
     assert "removed feed" in removed.output and "2 articles from it stay" in removed.output
-    assert json.loads(run("sources", "--json", data_dir=data).output)[0]["country"] == "GB"
-    missing = run("feeds", "remove", url, data_dir=data)
+    assert (
+        json.loads(run("sources", "--json", data_dir=data, env=state_env).output)[0]["country"]
+        == "GB"
+    )
+    missing = run("feeds", "remove", url, data_dir=data, env=state_env)
     assert missing.exit_code == 1 and "no feed" in missing.output
 
 

@@ -1,7 +1,8 @@
 """Two bot processes, one shard each, with their own data folders and one PostgreSQL
 bot state (`[state] backend = "postgres"`, on the tests' real server): the commands are
-synced once, a daily briefing is claimed and posted once, and after the shards are
-reassigned a button on an answer the other process gave still works."""
+synced once, both see one feed list, a daily briefing is claimed and posted once, and
+after the shards are reassigned a button on an answer the other process gave still
+works."""
 
 from __future__ import annotations
 
@@ -34,8 +35,9 @@ NOW = datetime(2024, 4, 15, 18, 0, tzinfo=UTC)  # a day of the corpus's news
 
 
 def process_config(tmp_path: Path, fake: FakeDiscord, name: str, state_url: str) -> BotConfig:
-    """A process's own data folder (its own knowledge base), the one shared state."""
-    config = make_config(tmp_path / name, fake, shards=2, dev_guild_id=None)
+    """A process's own data folder (its own knowledge base), the one shared state; no
+    background poller (one process of a deployment polls: `geobot feeds run`)."""
+    config = make_config(tmp_path / name, fake, shards=2, dev_guild_id=None, poll_feeds=False)
     return config.model_copy(update={"state": StateConfig(backend="postgres", url=state_url)})
 
 
@@ -86,6 +88,12 @@ def test_two_shard_processes_share_answers_briefing_claims_and_the_sync_hash(
             assert {g.id for g in b.guilds} == {int(other_guild.id)}
             # b found the hash of the commands a synced in the shared state.
             assert len([x for x in fake.actions if x.kind == "commands_sync"]) == 1
+            # The feed list too: a feed a adds (as /feeds add would) is on b's list.
+            assert a.feeds.describe() == b.feeds.describe() == a.backend.state.database.describe()
+            a.feeds.add("https://news.example/rss", outlet="Wire", country="GB")
+            assert [(f.url, f.outlet) for f in b.feeds.all()] == [
+                ("https://news.example/rss", "Wire")
+            ]
 
             # Each process answers its own guild's questions, into the one state.
             asked = await fake.send_command("ask", QUESTION)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from feed_states import feeds_of
 
 from index import BadInputError, Config, KnowledgeBase, NotFoundError, ParsedArticle
 from index.config import OutletInfo
@@ -172,8 +173,8 @@ def test_a_url_like_body_is_parsed_never_fetched() -> None:
 # -- feed state ----------------------------------------------------------------------------
 
 
-def test_feeds_add_list_remove(kb: KnowledgeBase) -> None:
-    store = FeedStore(kb.store)
+def test_feeds_add_list_remove(kb: KnowledgeBase, feed_state: str) -> None:
+    store = feeds_of(kb)
     feed, new = store.add(" https://news.example/rss ", outlet="News", country="gb")
     assert new and feed.url == "https://news.example/rss" and feed.country == "GB"
     again, new_again = store.add("https://news.example/rss", country="IE")
@@ -189,14 +190,14 @@ def test_feeds_add_list_remove(kb: KnowledgeBase) -> None:
 
 
 @pytest.mark.parametrize("url", ["ftp://news.example/rss", "news.example/rss", "", "http://"])
-def test_only_http_feeds_are_accepted(kb: KnowledgeBase, url: str) -> None:
+def test_only_http_feeds_are_accepted(kb: KnowledgeBase, url: str, feed_state: str) -> None:
     with pytest.raises(BadInputError, match="http"):
-        FeedStore(kb.store).add(url)
+        feeds_of(kb).add(url)
 
 
-def test_bad_country_code(kb: KnowledgeBase) -> None:
+def test_bad_country_code(kb: KnowledgeBase, feed_state: str) -> None:
     with pytest.raises(BadInputError, match="two-letter"):
-        FeedStore(kb.store).add("https://news.example/rss", country="GBR")
+        feeds_of(kb).add("https://news.example/rss", country="GBR")
 
 
 def record_entries(store: FeedStore, feed_id: int, outcomes: list[EntryOutcome]) -> None:
@@ -211,9 +212,11 @@ def record_entries(store: FeedStore, feed_id: int, outcomes: list[EntryOutcome])
     )
 
 
-def test_entries_are_new_taken_retried_after_a_wait_or_given_up(kb: KnowledgeBase) -> None:
+def test_entries_are_new_taken_retried_after_a_wait_or_given_up(
+    kb: KnowledgeBase, feed_state: str
+) -> None:
     now = datetime(2025, 3, 10, 12, 0)
-    store = FeedStore(kb.store, clock=lambda: now)
+    store = feeds_of(kb, clock=lambda: now)
     feed, _ = store.add("https://news.example/rss")
     record_entries(
         store,
@@ -234,11 +237,11 @@ def test_entries_are_new_taken_retried_after_a_wait_or_given_up(kb: KnowledgeBas
 
 
 def test_retries_wait_twice_as_long_after_each_failure_and_the_longest_waiting_go_first(
-    kb: KnowledgeBase,
+    kb: KnowledgeBase, feed_state: str
 ) -> None:
     start = datetime(2025, 3, 10, 12, 0)
     now = start
-    store = FeedStore(kb.store, clock=lambda: now)
+    store = feeds_of(kb, clock=lambda: now)
     feed, _ = store.add("https://news.example/rss")
     record_entries(store, feed.id, [EntryOutcome("late", None, None, "boom")])
     for minutes in (0, 30, 90):  # failures of "early" at 0, 30 and 90 min
@@ -323,8 +326,8 @@ INSERT INTO feed_entries(feed_id, entry_key, link, status, attempts, error, seen
         reopened.close()
 
 
-def test_backoff_doubles_and_is_capped(kb: KnowledgeBase) -> None:
-    store = FeedStore(kb.store)
+def test_backoff_doubles_and_is_capped(kb: KnowledgeBase, feed_state: str) -> None:
+    store = feeds_of(kb)
     feed, _ = store.add("https://news.example/rss")
     waits = [
         store.record_failure(
@@ -342,20 +345,22 @@ def test_backoff_doubles_and_is_capped(kb: KnowledgeBase) -> None:
 
 def test_feed_state_does_not_disturb_the_vector_index(kb: KnowledgeBase) -> None:
     generation = kb.store.state_database.generation
-    store = FeedStore(kb.store)
+    store = feeds_of(kb)
     feed, _ = store.add("https://news.example/rss")
     record_entries(store, feed.id, [EntryOutcome("a", None, None, None)])
     assert kb.store.state_database.generation == generation
 
 
-def test_feed_state_survives_reopening(config: Config, fake_embedder: object) -> None:
+def test_feed_state_survives_reopening(
+    config: Config, fake_embedder: object, feed_state: str
+) -> None:
     from index import Embedder
 
     assert isinstance(fake_embedder, Embedder)
     with KnowledgeBase.open(config, fake_embedder) as kb:
-        FeedStore(kb.store).add("https://news.example/rss", outlet="News")
+        feeds_of(kb).add("https://news.example/rss", outlet="News")
     with KnowledgeBase.open(config, fake_embedder) as kb:
-        assert [f.outlet for f in FeedStore(kb.store).all()] == ["News"]
+        assert [f.outlet for f in feeds_of(kb).all()] == ["News"]
 
 
 # -- outlets -------------------------------------------------------------------------------

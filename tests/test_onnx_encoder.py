@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnxruntime
 import pytest
 
 import index.embedding.onnx_embedder as onnx_embedder
@@ -25,7 +26,7 @@ from index.config import EmbeddingConfig
 from index.embedding.model_source import model_folder
 from index.embedding.onnx_cache import VERIFIED_FILE, entry_path, source_signature
 from index.embedding.onnx_embedder import open_onnx_embedder
-from index.embedding.onnx_encoder import PROBES, OnnxEncoder, pool
+from index.embedding.onnx_encoder import PROBES, OnnxEncoder, basic_graph_path, pool
 from index.embedding.onnx_export import export_recipe, export_verified
 from index.errors import EmbeddingError
 
@@ -455,6 +456,54 @@ def test_batches_run_side_by_side_give_the_same_vectors_in_order(
         entries["fp32"], batch_size=2, check=False, parallel_batches=3
     ).encode(texts)
     np.testing.assert_allclose(side_by_side, one_by_one, atol=1e-5)
+
+
+def _fresh_copy(entry: Path, tmp_path: Path) -> Path:
+    """A copy of a verified export without the saved query graph of earlier tests."""
+    copy = tmp_path / "entry"
+    shutil.copytree(entry, copy, ignore=shutil.ignore_patterns("model.basic-*"))
+    return copy
+
+
+def test_the_query_graph_is_optimised_once_and_loaded_as_saved(
+    entries: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = _fresh_copy(entries["int8"], tmp_path)
+    opened: list[str] = []
+    real_session = onnxruntime.InferenceSession
+
+    def spy(path: str, *args: Any, **kwargs: Any) -> Any:
+        opened.append(Path(path).name)
+        return real_session(path, *args, **kwargs)
+
+    monkeypatch.setattr(onnxruntime, "InferenceSession", spy)
+    saved = basic_graph_path(entry / "model.onnx")
+    first = OnnxEncoder(entry, threads=1, full_graph_optimisation=False).encode(PASSAGES)
+    assert opened == ["model.onnx"] and saved.is_file()
+    again = OnnxEncoder(entry, threads=1, full_graph_optimisation=False).encode(PASSAGES)
+    assert opened == ["model.onnx", saved.name]
+    np.testing.assert_array_equal(again, first)  # the very graph the first session ran
+    assert not [p for p in entry.iterdir() if p.name.endswith(".partial")]
+    # The passages' session optimises fully, from the export itself.
+    OnnxEncoder(entry, threads=1, check=False)
+    assert opened[-1] == "model.onnx"
+    # A replaced export is never run from the copy of the old one, which is removed.
+    (entry / "model.onnx").write_bytes((entry / "model.onnx").read_bytes())
+    OnnxEncoder(entry, threads=1, full_graph_optimisation=False)
+    assert opened[-1] == "model.onnx" and not saved.exists()
+    assert basic_graph_path(entry / "model.onnx").is_file()
+
+
+def test_a_damaged_saved_query_graph_is_made_again(
+    entries: dict[str, Path], tmp_path: Path
+) -> None:
+    entry = _fresh_copy(entries["int8"], tmp_path)
+    expected = OnnxEncoder(entry, threads=1, full_graph_optimisation=False).encode(PASSAGES)
+    saved = basic_graph_path(entry / "model.onnx")
+    saved.write_bytes(b"half a graph")
+    got = OnnxEncoder(entry, threads=1, full_graph_optimisation=False).encode(PASSAGES)
+    np.testing.assert_array_equal(got, expected)
+    assert saved.stat().st_size > 1_000_000  # written again, whole
 
 
 # --------------------------------------------------------------------------- refusals

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from feed_states import feeds_of
 from local_http import LocalHTTPServer
 
 from index import Config, KnowledgeBase
@@ -64,7 +65,8 @@ def feed_config(config: Config) -> Config:
 
 
 @pytest.fixture
-def feed_kb(feed_config: Config, fake_embedder: object) -> Iterator[KnowledgeBase]:
+def feed_kb(feed_config: Config, fake_embedder: object, feed_state: str) -> Iterator[KnowledgeBase]:
+    """A library to poll into; its feed state on each engine in turn (`feed_state`)."""
     from index import Embedder
 
     assert isinstance(fake_embedder, Embedder)
@@ -79,7 +81,7 @@ def poll(
     *,
     clock: Callable[[], datetime] | None = None,
 ) -> PollReport:
-    store = FeedStore(kb.store) if clock is None else FeedStore(kb.store, clock=clock)
+    store = feeds_of(kb, clock=clock)
 
     async def run() -> PollReport:
         async with Fetcher(kb.config.fetch) as fetcher:
@@ -114,7 +116,7 @@ def add_feed(
     etag: str | None = None,
 ) -> Feed:
     server.add(path, feed_text(name, server), content_type=content_type, etag=etag)
-    feed, new = FeedStore(kb.store).add(server.url(path), outlet=outlet, country=country)
+    feed, new = feeds_of(kb).add(server.url(path), outlet=outlet, country=country)
     assert new
     return feed
 
@@ -210,9 +212,9 @@ def test_every_feed_in_one_poll_and_one_bad_feed_does_not_stop_the_others(
     local_http.add(
         "/broken.xml", "<rss version='2.0'><channel><title>oops", content_type="text/xml"
     )
-    FeedStore(feed_kb.store).add(local_http.url("/broken.xml"))
+    feeds_of(feed_kb).add(local_http.url("/broken.xml"))
     local_http.add("/html.xml", "<html><body><p>Not a feed</p></body></html>")
-    FeedStore(feed_kb.store).add(local_http.url("/html.xml"))
+    feeds_of(feed_kb).add(local_http.url("/html.xml"))
 
     report = poll(feed_kb)
 
@@ -273,7 +275,7 @@ def test_a_changed_feed_takes_only_its_new_entries(
     assert (report.new, report.unchanged, report.not_modified) == (1, 2, False)
     assert feed_kb.article_count() == 3
     assert len(local_http.requests_to("/world/grain-corridor.html")) == 1
-    assert FeedStore(feed_kb.store).all()[0].etag == '"v2"'
+    assert feeds_of(feed_kb).all()[0].etag == '"v2"'
 
 
 def test_last_modified_is_sent_back(local_http: LocalHTTPServer, feed_kb: KnowledgeBase) -> None:
@@ -285,7 +287,7 @@ def test_last_modified_is_sent_back(local_http: LocalHTTPServer, feed_kb: Knowle
         content_type="application/rss+xml",
         last_modified=stamp,
     )
-    FeedStore(feed_kb.store).add(local_http.url("/rss.xml"))
+    feeds_of(feed_kb).add(local_http.url("/rss.xml"))
     poll(feed_kb)
 
     assert only(poll(feed_kb)).not_modified
@@ -351,7 +353,7 @@ def test_each_bad_entry_is_reported_and_the_rest_of_the_poll_goes_on(
         ]
     )
     local_http.add("/rss.xml", _rss(local_http, items), content_type="application/rss+xml")
-    FeedStore(feed_kb.store).add(url("/rss.xml"), outlet="Test Wire")
+    feeds_of(feed_kb).add(url("/rss.xml"), outlet="Test Wire")
 
     report = only(poll(feed_kb))
 
@@ -383,7 +385,7 @@ def test_failed_entries_are_retried_up_to_max_attempts(
     local_http.add(
         "/rss.xml", _rss(local_http, items), content_type="application/rss+xml", etag='"x"'
     )
-    FeedStore(feed_kb.store).add(local_http.url("/rss.xml"))
+    feeds_of(feed_kb).add(local_http.url("/rss.xml"))
 
     now = datetime(2025, 3, 10, 12, 0)
     first = only(poll(feed_kb, clock=stopped_at(now)))
@@ -403,7 +405,7 @@ def test_an_entry_that_keeps_failing_is_given_up_after_max_attempts(
     local_http.status("/broken.html", 500)
     items = _item("Broken", local_http.url("/broken.html"), DATE)
     local_http.add("/rss.xml", _rss(local_http, items), content_type="application/rss+xml")
-    FeedStore(feed_kb.store).add(local_http.url("/rss.xml"))
+    feeds_of(feed_kb).add(local_http.url("/rss.xml"))
 
     days = [datetime(2025, 3, day, 12, 0) for day in (10, 11, 12, 13)]  # each try is due
     attempts = [len(only(poll(feed_kb, clock=stopped_at(day))).failed) for day in days]
@@ -420,7 +422,7 @@ def test_a_failing_feed_backs_off_and_the_others_stay_due(
 ) -> None:
     serve_pages(local_http)
     local_http.status("/down.xml", 500)
-    store = FeedStore(feed_kb.store)
+    store = feeds_of(feed_kb)
     store.add(local_http.url("/down.xml"))
     add_feed(feed_kb, local_http, "rss20.xml", "/rss.xml")
 
@@ -493,7 +495,7 @@ def test_a_poll_cancelled_mid_ingest_finishes_the_write_then_resumes(
 
     async def cancelled() -> None:
         async with Fetcher(feed_kb.config.fetch) as fetcher:
-            poller = FeedPoller(feed_kb, FeedStore(feed_kb.store), fetcher, feed_kb.config)
+            poller = FeedPoller(feed_kb, feeds_of(feed_kb), fetcher, feed_kb.config)
             task = asyncio.create_task(poller.poll())
             await asyncio.to_thread(ingest_started.wait, 30)
             assert ingest_started.is_set() and not task.done()
@@ -551,7 +553,7 @@ def test_an_unexpected_error_in_one_feed_does_not_end_the_poll(
     serve_pages(local_http)
     add_feed(feed_kb, local_http, "rss20.xml", "/rss.xml")
     local_http.add("/odd.xml", "<rss version='2.0'><channel><title>odd</title></channel></rss>")
-    FeedStore(feed_kb.store).add(local_http.url("/odd.xml"))
+    feeds_of(feed_kb).add(local_http.url("/odd.xml"))
     from index.web.feeds import parse_feed as real_parse
 
     def parse(data: bytes, *, url: str, headers: dict[str, str] | None = None) -> object:

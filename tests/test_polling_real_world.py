@@ -10,11 +10,11 @@ from datetime import datetime, timedelta
 
 import pytest
 import test_polling
+from feed_states import feeds_of
 from local_http import LocalHTTPServer
 from test_polling import DATE, LONG_DESCRIPTION, PAGE, _item, _rss, page, serve_pages
 
 from index import Config, KnowledgeBase
-from index.web.feed_store import FeedStore
 from index.web.fetch import Fetcher
 from index.web.polling import FeedPoller, FeedReport
 
@@ -40,7 +40,7 @@ class Clock:
 def poll_once(
     kb: KnowledgeBase, clock: Clock | None = None, config: Config | None = None
 ) -> FeedReport:
-    store = FeedStore(kb.store, clock=clock or Clock())
+    store = feeds_of(kb, clock=clock or Clock())
     settings = config or kb.config
 
     async def run() -> FeedReport:
@@ -53,7 +53,7 @@ def poll_once(
 
 
 def follow(kb: KnowledgeBase, server: LocalHTTPServer, path: str) -> None:
-    FeedStore(kb.store).add(server.url(path))
+    feeds_of(kb).add(server.url(path))
 
 
 def page_requests(server: LocalHTTPServer) -> list[str]:
@@ -152,7 +152,7 @@ def test_a_feed_is_decoded_by_the_charset_of_its_http_header(
     (article,) = feed_kb.list_articles()
     assert article.title == title
     assert article.text == text
-    assert FeedStore(feed_kb.store).all()[0].title == title
+    assert feeds_of(feed_kb).all()[0].title == title
 
 
 def test_relative_links_resolve_against_where_the_feed_was_after_redirects(

@@ -98,8 +98,11 @@ def test_help_and_usage_errors_load_no_library_code(seed_library: Path, args: li
 
 
 def test_an_extractive_ask_loads_no_http_client(seed_library: Path) -> None:
-    # httpx (with rich and pygments) is for a model server; a quoted answer needs none.
-    asked = run_geobot("--data-dir", str(seed_library), "ask", QUESTION, watch=("httpx",))
+    # httpx (with rich and pygments) is for a model server; a quoted answer needs none, nor
+    # the sentence splitter of ingest (the passages' sentences are stored).
+    asked = run_geobot(
+        "--data-dir", str(seed_library), "ask", QUESTION, watch=("httpx", "blingfire")
+    )
     assert asked["status"] == 0, asked["err"]
     assert asked["loaded"] == []
 

@@ -26,7 +26,7 @@ from bot.cli.context import AppContext
 from bot.cli.rendering import render_answer
 from bot.config import AnswerConfig
 from bot.discord.render import render_answer as discord_render_answer
-from index import Config, KnowledgeBase
+from index import Config, KnowledgeBase, ParsedArticle
 
 AS_OF = date(2024, 4, 17)  # a Wednesday
 THIS_WEEK = datetime(2024, 4, 15, 9, 0)
@@ -92,14 +92,18 @@ SUMMIT = [
 ]
 
 
-@pytest.fixture
-def service(config: Config) -> Iterator[AnswerService]:
+def _service_over(config: Config, articles: list[ParsedArticle]) -> Iterator[AnswerService]:
     kb = KnowledgeBase.open(config, HashingEmbedder(dimension=256))
-    kb.ingest_articles(SUMMIT)
+    kb.ingest_articles(articles)
     yield AnswerService(
         kb, AnswerConfig(min_confidence=0.0, min_short_answer_vote=0.3), today=lambda: AS_OF
     )
     kb.close()
+
+
+@pytest.fixture
+def service(config: Config) -> Iterator[AnswerService]:
+    yield from _service_over(config, SUMMIT)
 
 
 # -- what a question asks for ------------------------------------------------------------
@@ -136,6 +140,9 @@ def service(config: Config) -> Iterator[AnswerService]:
         ("Which high-profile billionaire set a record?", "person", None),
         ("Which Chinese city will offer cash incentives?", "city", None),
         ("Which home goods chain has doubts it can stay in business?", "organisation", None),
+        # A country's capital is checked against the capitals of countries.
+        ("Residents of which European capital are to vote on e-scooters?", "capital", None),
+        ("What was the magnitude of the quake that struck the region?", "number", None),
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(
@@ -158,6 +165,10 @@ def test_the_question_says_what_kind_of_answer_it_wants(
         ("Florida", "country", False),
         ("Amara Diallo", "place", False),
         ("Wire One", "city", False),
+        ("Paris", "capital", True),
+        ("Nairobi", "capital", True),
+        ("Marseille", "capital", False),
+        ("Marseille", "city", True),
     ],
 )
 def test_places_come_from_offline_gazetteers(name: str, kind: str, expected: bool) -> None:
@@ -191,6 +202,60 @@ def test_the_answer_opens_with_the_short_answer_and_the_outlets_that_back_it(
     # The terminal shows the line first, then the quotes.
     shown = render_answer(answer)
     assert shown.startswith("Nairobi — 3 outlets")
+
+
+CAPITALS_AND_AGENCIES = [
+    news_article(
+        "scooters-wire",
+        "Paris votes on e-scooters",
+        "Residents of Paris will vote on Sunday on whether to ban rented e-scooters. "
+        "Lyon and Marseille are watching the vote.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "scooters-gulf",
+        "E-scooter ban vote",
+        "Paris residents are to vote on a ban of rented e-scooters, as Lyon did last year.",
+        THIS_WEEK,
+        "Gulf Daily",
+    ),
+    news_article(
+        "cake-desk",
+        "Cake warning",
+        "Susan Jebb, chair of the Food Standards Agency, warned that bringing cake to work "
+        "is as harmful as passive smoking.",
+        THIS_WEEK,
+        "Food Desk",
+    ),
+    news_article(
+        "cake-post",
+        "Office cake",
+        "The Food Standards Agency chair Susan Jebb warned that office cake harms health "
+        "like passive smoking. The Food Standards Agency said the warning was personal.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+]
+
+
+@pytest.fixture
+def kinds_service(config: Config) -> Iterator[AnswerService]:
+    yield from _service_over(config, CAPITALS_AND_AGENCIES)
+
+
+def test_a_capital_is_checked_against_the_capitals_of_countries(
+    kinds_service: AnswerService,
+) -> None:
+    answer = kinds_service.ask("Residents of which European capital are to vote on e-scooters?")
+    assert [s.text for s in answer.short_answers] == ["Paris"]
+    # Lyon and Marseille are cities of the stories, but no country's capital.
+    assert {c.text for c in answer.candidates} == {"Paris"}
+
+
+def test_an_organisation_is_not_the_answer_to_who(kinds_service: AnswerService) -> None:
+    answer = kinds_service.ask("Who warned that cake at work is as harmful as passive smoking?")
+    assert [s.text for s in answer.short_answers] == ["Susan Jebb"]
 
 
 def test_question_words_are_never_the_answer(service: AnswerService) -> None:

@@ -13,12 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["AnswerKind", "ExpectedAnswer", "expected_answer"]
+__all__ = ["AnswerKind", "ExpectedAnswer", "expected_answer", "noun_kind"]
 
 AnswerKind = Literal[
     "country",
     "state",
     "city",
+    "capital",  # a country's capital city
     "place",
     "person",
     "organisation",
@@ -35,7 +36,8 @@ _NOUN_KINDS: dict[str, AnswerKind] = {}
 for _kind, _nouns in {
     "country": "country countries nation nations",
     "state": "state states province provinces",
-    "city": "city cities town towns capital",
+    "city": "city cities town towns",
+    "capital": "capital capitals",
     "place": "place places region island islands county location",
     "person": """person people man woman star actor actress singer rapper musician artist
         leader politician president senator governor minister lawmaker player athlete
@@ -45,17 +47,20 @@ for _kind, _nouns in {
         personality scientist astronaut economist entrepreneur investor owner heir monarch
         emperor dictator general commander envoy ambassador spokesperson spokesman
         spokeswoman quarterback pitcher golfer boxer footballer striker goalkeeper
-        republican democrat conservative tory premier chancellor""",
+        republican democrat conservative tory premier chancellor champion""",
     "organisation": """company companies firm brand airline carrier network team teams
         organization organisation group agency party bank retailer chain club union
         body league university school automaker manufacturer startup outlet newspaper
         publication magazine channel platform app website department committee giant
         maker carmaker producer supplier lender insurer exchange charity nonprofit
         broadcaster studio label publisher conglomerate operator store restaurant
-        supermarket grocer streamer service cartel militia""",
+        supermarket grocer streamer service cartel militia court council ministry
+        commission association institute foundation administration parliament""",
     "title": """film films movie movies book books show shows series song songs album
         title play novel memoir documentary game word words""",
     "date": "year date day month decade",
+    "number": "magnitude toll tally percentage rate score population",
+    "money": "price cost fine salary wage fee jackpot",
 }.items():
     for _noun in _nouns.split():
         _NOUN_KINDS[_noun] = _kind  # type: ignore[assignment]
@@ -103,7 +108,7 @@ class ExpectedAnswer:
     def strict(self) -> bool:
         """Whether a candidate of another kind is ruled out (a place, a number, a date)
         rather than only weighed down (a name is a person or an organisation by context)."""
-        return self.kind in ("country", "state", "city", "number", "money", "date")
+        return self.kind in ("country", "state", "city", "capital", "number", "money", "date")
 
     @property
     def specific(self) -> bool:
@@ -130,7 +135,8 @@ def expected_answer(question: str) -> ExpectedAnswer:
     for match in _WHAT_IS_THE.finditer(text):
         kind = _NOUN_KINDS.get(match.group(1).lower())
         if kind is not None:
-            return ExpectedAnswer(kind)
+            # "The capital of the new province" is a city, not only a country's capital.
+            return ExpectedAnswer("city" if kind == "capital" else kind)
     if _WHEN.search(text):
         return ExpectedAnswer("date")
     if _WHERE.search(text):
@@ -141,6 +147,11 @@ def expected_answer(question: str) -> ExpectedAnswer:
         return ExpectedAnswer("name")
     # "What did the mediators propose?", "Why...", "How did...": no single phrase answers.
     return ExpectedAnswer("none")
+
+
+def noun_kind(noun: str) -> AnswerKind | None:
+    """The kind of thing an English noun names ("company" -> an organisation), if known."""
+    return _NOUN_KINDS.get(noun.lower())
 
 
 def _head_noun_kind(words: str) -> AnswerKind | None:

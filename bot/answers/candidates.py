@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.answers.answer_types import ExpectedAnswer
+from bot.answers.answer_types import ExpectedAnswer, noun_kind
 from bot.answers.citations import Quote
 from bot.answers.extractive import TermWeights
 from bot.answers.gazetteer import is_place
@@ -205,7 +205,7 @@ def _spans(sentence: str, expected: ExpectedAnswer) -> Iterable[str]:
             yield match.group(0) if kind in ("title", "name") else inner
     for span in _name_spans(sentence):
         yield span
-        if kind in ("country", "state", "city", "place"):
+        if kind in ("country", "state", "city", "capital", "place"):
             # "South Carolina Gov" or "Paris-based": the place may be part of a longer run.
             tokens = span.split()
             for size in range(min(len(tokens), 4) - 1, 0, -1):
@@ -220,7 +220,7 @@ def _unit_follows(after: str, unit: str) -> bool:
 
 def _fits(surface: str, expected: ExpectedAnswer) -> bool:
     kind = expected.kind
-    if kind in ("country", "state", "city", "place"):
+    if kind in ("country", "state", "city", "capital", "place"):
         return is_place(_key(surface), kind)
     if kind == "money":
         return bool(re.search(r"[$£€¥]|dollars|pounds|euros|yen|yuan|rupees", surface, re.I))
@@ -234,6 +234,9 @@ def _fits(surface: str, expected: ExpectedAnswer) -> bool:
             not surface.startswith(("“", '"', "‘"))
             and not surface.isupper()
             and not is_place(name, "place")
+            # "Food Standards Agency", "Supreme Court": a name ending in such a noun is
+            # an organisation's.
+            and noun_kind(name.split()[-1]) != "organisation"
         )
     if kind == "organisation":
         return not is_place(_key(surface), "place")

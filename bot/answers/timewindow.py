@@ -55,6 +55,7 @@ multilingual dates) would mostly add false positives on ordinary question words.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -234,11 +235,24 @@ _PREP_RE: Final = re.compile(
     + _period("p", bare=False),
     _FLAGS,
 )
-_RANGE_RE: Final = re.compile(
-    rf"{_LEFT}(?:between|from)\s+{_period('a', bare=False)}"
-    rf"\s+(?:and|to|until|till|through|thru|-|–|—)\s+{_period('z', bare=False)}",
-    _FLAGS,
+_RANGE_CONNECTORS: Final = r"and|to|until|till|through|thru|-|–|—"
+# A range ("between March and May 2024") needs both words; most questions have neither, and
+# the full pattern takes ~0.1 s to compile, so a cold `geobot ask` compiles it only when
+# the question may hold a range.
+_RANGE_HINT_RE: Final = re.compile(
+    rf"\b(?:between|from)\b.*?(?:\b(?:{_RANGE_CONNECTORS})\b|[-–—])", _FLAGS | re.DOTALL
 )
+
+
+@functools.cache
+def _range_re() -> re.Pattern[str]:
+    return re.compile(
+        rf"{_LEFT}(?:between|from)\s+{_period('a', bare=False)}"
+        rf"\s+(?:{_RANGE_CONNECTORS})\s+{_period('z', bare=False)}",
+        _FLAGS,
+    )
+
+
 _ROLLING_RE: Final = re.compile(
     rf"{_LEFT}(?:(?:in|over|during|for|within|from)\s+)?(?:(?P<det>the|this)\s+)?"
     r"(?P<kw>past|last|previous|recent)\s+"
@@ -635,7 +649,8 @@ def _candidates(text: str, as_of: date) -> list[_Candidate]:
 
         add(m.start(), m.end(), prep)
 
-    for m in _RANGE_RE.finditer(text):
+    ranges = _range_re().finditer(text) if _RANGE_HINT_RE.search(text) else ()
+    for m in ranges:
 
         def between(m: re.Match[str] = m) -> _Candidate | None:
             last = _resolve_period(m, "z", as_of)

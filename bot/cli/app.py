@@ -23,6 +23,7 @@ from bot.cli.feeds import feeds_group
 from bot.cli.library import ingest, reindex, remove, sources, stats
 from bot.cli.maintenance import check, migrate
 from bot.cli.options import common_options
+from bot.cli.state import state_group
 
 __all__ = ["HTML_EXTRACTOR_LOGGERS", "cli", "main"]
 
@@ -66,6 +67,7 @@ cli.add_command(eval_group)
 cli.add_command(run_bot)
 cli.add_command(feedback)
 cli.add_command(feeds_group)
+cli.add_command(state_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -100,11 +100,17 @@ class AppContext:
     def service(self, *, llm: bool | None = None) -> Iterator[AnswerService]:
         """The answer service; `llm` (default: the config's `[llm] enabled`) writes answers
         with the configured language model server."""
+        from index.embedding.factory import LazyEmbedder
+
+        embedder = self.embedder()
+        if isinstance(embedder, LazyEmbedder):
+            # The model loads while the answer modules import and the store opens.
+            embedder.load_in_background()
         from bot.answers.service import AnswerService
 
         writer = self.writer(llm)
         try:
-            with self.knowledge_base() as kb:
+            with self.knowledge_base(embedder=embedder) as kb:
                 # Load the model now, so the first answer's timings measure answering.
                 kb.embedder.embed_query("warm up")
                 yield AnswerService(kb, self.config.answers, writer=writer)
@@ -120,10 +126,13 @@ class AppContext:
         return writer_from_config(self.config.llm) if use_llm else None
 
     @contextmanager
-    def knowledge_base(self, *, allow_model_change: bool = False) -> Iterator[KnowledgeBase]:
+    def knowledge_base(
+        self, *, allow_model_change: bool = False, embedder: Embedder | None = None
+    ) -> Iterator[KnowledgeBase]:
         from index import KnowledgeBase
 
-        kb = KnowledgeBase.open(self.config, self.embedder(), allow_model_change=allow_model_change)
+        embedder = embedder if embedder is not None else self.embedder()
+        kb = KnowledgeBase.open(self.config, embedder, allow_model_change=allow_model_change)
         try:
             yield kb
         finally:

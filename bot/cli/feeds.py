@@ -1,4 +1,4 @@
-"""`geobot feeds ...`: follow news feeds (RSS, Atom): add, list, remove, poll."""
+"""`geobot feeds ...`: follow news feeds (RSS, Atom): add, list, remove, poll, run."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ from bot.cli.rendering import credit, echo, format_moment
 if TYPE_CHECKING:
     from index.web.polling import PollReport
 
-__all__ = ["feeds_add", "feeds_group", "feeds_list", "feeds_poll", "feeds_remove"]
+__all__ = ["feeds_add", "feeds_group", "feeds_list", "feeds_poll", "feeds_remove", "feeds_run"]
 
 
 @click.group(name="feeds", cls=GeobotGroup)
 def feeds_group() -> None:
-    """Follow news feeds (RSS, Atom): add, list, remove, poll."""
+    """Follow news feeds (RSS, Atom): add, list, remove, poll, run."""
 
 
 @feeds_group.command(name="add")
@@ -41,13 +41,13 @@ def feeds_add(
     data_dir: Path | None,
 ) -> None:
     """Follow the feed at URL; it is polled by `geobot feeds poll` and by the bot."""
+    from bot.feed_state import open_feed_store
     from index.web.address_policy import AddressPolicy
-    from index.web.feed_store import FeedStore
 
     app = app_context(config_path, data_dir)
     policy = AddressPolicy.allowing(app.config.fetch.allowed_hosts)
-    with app.knowledge_base() as kb:
-        feed, new = FeedStore(kb.store).add(url, outlet=outlet, country=country, policy=policy)
+    with app.knowledge_base() as kb, open_feed_store(app.config, kb) as feeds:
+        feed, new = feeds.add(url, outlet=outlet, country=country, policy=policy)
     what = "added" if new else "updated"
     echo(
         f"{what} feed {feed.url}"
@@ -60,11 +60,11 @@ def feeds_add(
 @common_options
 def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -> None:
     """Show the feeds followed and how their polling stands."""
-    from index.web.feed_store import FeedStore
+    from bot.feed_state import open_feed_store
 
     app = app_context(config_path, data_dir)
-    with app.knowledge_base() as kb:
-        feeds = FeedStore(kb.store).all()
+    with app.knowledge_base() as kb, open_feed_store(app.config, kb) as store:
+        feeds = store.all()
     if as_json:
         echo_json(feeds)
         return
@@ -89,11 +89,11 @@ def feeds_list(as_json: bool, config_path: Path | None, data_dir: Path | None) -
 @common_options
 def feeds_remove(url: str, config_path: Path | None, data_dir: Path | None) -> None:
     """Stop following the feed at URL (the articles it brought stay)."""
-    from index.web.feed_store import FeedStore
+    from bot.feed_state import open_feed_store
 
     app = app_context(config_path, data_dir)
-    with app.knowledge_base() as kb:
-        feed = FeedStore(kb.store).remove(url)
+    with app.knowledge_base() as kb, open_feed_store(app.config, kb) as feeds:
+        feed = feeds.remove(url)
     echo(f"removed feed {feed.url} ({feed.entries_ingested} articles from it stay)")
 
 
@@ -107,13 +107,12 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
     import asyncio
 
     from bot.feed_reports import describe_feed_report
-    from index.web.feed_store import FeedStore
+    from bot.feed_state import open_feed_store
     from index.web.fetch import Fetcher
     from index.web.polling import FeedPoller
 
     app = app_context(config_path, data_dir)
-    with app.knowledge_base() as kb:
-        feeds = FeedStore(kb.store)
+    with app.knowledge_base() as kb, open_feed_store(app.config, kb) as feeds:
         if not feeds.all():
             echo("No feeds yet: add one with `geobot feeds add URL`.")
             return
@@ -139,3 +138,37 @@ def feeds_poll(as_json: bool, config_path: Path | None, data_dir: Path | None) -
         )
     if report.feeds and all(f.error for f in report.feeds):
         sys.exit(1)
+
+
+@feeds_group.command(name="run")
+@common_options
+def feeds_run(config_path: Path | None, data_dir: Path | None) -> None:
+    """Poll the feeds on their schedule until stopped (Ctrl-C, SIGTERM): the feed poller
+    without the Discord bot, one line per poll."""
+    import asyncio
+    import contextlib
+    import signal
+
+    from bot.cli.feed_poller import run_feed_poller
+    from bot.feed_state import open_feed_store
+
+    app = app_context(config_path, data_dir)
+    every = app.config.feeds.poll_interval_minutes
+    with app.knowledge_base() as kb, open_feed_store(app.config, kb) as feeds:
+        count = len(feeds.all())
+
+        async def run() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                # Not every platform (or a non-main thread) can install them.
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(signum, stop.set)
+            echo(
+                f"polling {count} feed{'' if count == 1 else 's'} every {every:g} min "
+                "(feeds added later are picked up within a minute); Ctrl-C stops"
+            )
+            await run_feed_poller(kb, feeds, app.config, stop=stop, say=echo)
+
+        asyncio.run(run())
+    echo("stopped")

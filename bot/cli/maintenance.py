@@ -114,7 +114,8 @@ def _check_backend(config: BotConfig, folder: Path, as_json: bool) -> None:
 def migrate(target_path: Path, config_path: Path | None, data_dir: Path | None) -> None:
     """Copy the library into the storage backend of another configuration, vectors
     included (nothing is embedded again), then compare the counts. Run again after an
-    interruption: what is copied already is skipped. Feeds are not copied."""
+    interruption: what is copied already is skipped. Feeds are not copied (they are state:
+    `geobot state copy`)."""
     from tqdm import tqdm
 
     from bot.config import BotConfig

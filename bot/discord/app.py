@@ -8,8 +8,9 @@ and thread follow-ups (`bot.discord.conversations`), and closes everything in or
 command tree (`bot.discord.tree`) carries the slash commands (`bot.discord.commands`),
 and it registers the persistent answer buttons (`bot.discord.buttons`).
 
-While the bot runs it also polls the news feeds in the background (`_poll_forever`): each
-pass polls the feeds that are due, then sleeps until the next one is due. Fetching is
+While the bot runs it also polls the news feeds in the background (`FeedPollLoop`, the
+schedule `geobot feeds run` uses too): each pass polls the feeds that are due, then sleeps
+until the next one is due. Fetching is
 async and extraction and ingestion run in worker threads, so a poll never blocks the bot;
 a feed that fails backs off on its own schedule and never stops the others. It also
 runs the daily briefings (`bot.discord.briefings`), and each server's settings are
@@ -19,7 +20,6 @@ answered from memory (`servers`, `bot.discord.server_settings`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import uuid
@@ -47,8 +47,10 @@ from bot.discord.streaming import EditTiming, StreamedAnswer
 from bot.discord.text import NO_PINGS
 from bot.discord.tree import GeobotTree
 from bot.feed_reports import describe_feed_report
+from bot.feed_state import feed_store_on
 from index.web.feed_store import Feed, FeedStore
 from index.web.fetch import Fetcher
+from index.web.poll_schedule import FeedPollLoop, PollingStoppedError
 from index.web.polling import FeedPoller, FeedReport, PollReport
 
 __all__ = ["GeobotClient", "ShardedGeobotClient", "build_client"]
@@ -114,12 +116,8 @@ class GeobotClient(discord.Client):
         # Feeds: built in setup_hook, with the backend; one fetcher for the bot's lifetime.
         self._feeds: FeedStore | None = None
         self._fetcher: Fetcher | None = None
-        self._poller: FeedPoller | None = None
+        self._schedule: FeedPollLoop | None = None
         self._poll_task: asyncio.Task[None] | None = None
-        self._polls: set[asyncio.Future[PollReport]] = set()
-        self._poll_lock = asyncio.Lock()
-        self._poll_wakeup = asyncio.Event()
-        self._stopping = False
         register_commands(self.tree)
 
     @property
@@ -155,17 +153,28 @@ class GeobotClient(discord.Client):
         # The model and the index load once, here, off the event loop.
         self._backend = await self.offload(self._backend_factory)
         self._servers = ServerPolicies(self._backend.state.servers, self.config, self.cooldowns)
-        self._feeds = await self.offload(FeedStore, self._backend.kb.store)
+        self._feeds = await self.offload(
+            feed_store_on, self._backend.kb, self._backend.state.database
+        )
         self._fetcher = Fetcher(self.config.fetch)
-        self._poller = FeedPoller(
+        poller = FeedPoller(
             self._backend.kb,
             self._feeds,
             self._fetcher,
             self.config,
             on_feed_done=log_feed_report,
         )
+        self._schedule = FeedPollLoop(
+            poller,
+            self._feeds,
+            min_seconds=self.poll_min_seconds,
+            max_seconds=self.poll_max_seconds,
+            poll_due=self.poll_due_feeds,
+        )
         if self.settings.poll_feeds:
-            self._poll_task = asyncio.create_task(self._poll_forever(), name="geobot-feed-poller")
+            self._poll_task = asyncio.create_task(
+                self._schedule.run_forever(), name="geobot-feed-poller"
+            )
         await self.choices.refresh()
         if self._schedule_briefings:
             self._briefing_task = asyncio.create_task(
@@ -187,11 +196,10 @@ class GeobotClient(discord.Client):
     async def close(self) -> None:
         # Polls stop first: a cancelled poll lets a running ingest finish (a thread cannot
         # be stopped), and the knowledge base is closed only once every poll has ended.
-        self._stopping = True
         for task in self._later:
             task.cancel()
         await self.choices.close()
-        polls: set[asyncio.Future[Any]] = set(self._polls)
+        polls = self._schedule.cancel() if self._schedule is not None else set()
         if self._poll_task is not None:
             polls.add(self._poll_task)
         if self._briefing_task is not None:
@@ -250,69 +258,30 @@ class GeobotClient(discord.Client):
     async def poll_feeds(self, feeds: list[Feed] | None = None) -> PollReport:
         """One poll pass over `feeds` (default: every feed), one pass at a time: the
         background poller and `/feeds poll` never poll the same feed twice at once."""
-        if self._poller is None:
-            raise RuntimeError("the poller is made in setup_hook")
-        async with self._poll_lock:
-            if self._stopping:
-                raise UserError("I'm shutting down; try again when I'm back.")
-            # Registered so that close() can stop it and wait for it.
-            run = asyncio.ensure_future(self._poller.poll(feeds))
-            self._polls.add(run)
-            try:
-                report = await run
-            finally:
-                self._polls.discard(run)
-            if report.new:
-                await self.choices.refresh_quietly()
-            return report
+        try:
+            report = await self._poll_schedule().poll(feeds)
+        except PollingStoppedError:
+            raise UserError("I'm shutting down; try again when I'm back.") from None
+        if report.new:
+            await self.choices.refresh_quietly()
+        return report
 
     async def poll_due_feeds(self) -> PollReport:
-        """One pass over the feeds whose time has come."""
-        due = await asyncio.to_thread(self.feeds.due)
-        if not due:
-            return PollReport(feeds=(), seconds=0.0)
-        return await self.poll_feeds(due)
+        """One pass over the feeds whose time has come (the background poller's pass)."""
+        report = await self._poll_schedule().poll_due()
+        if report.new:
+            await self.choices.refresh_quietly()
+        return report
+
+    def _poll_schedule(self) -> FeedPollLoop:
+        if self._schedule is None:
+            raise RuntimeError("the poller is made in setup_hook")
+        return self._schedule
 
     def wake_poller(self) -> None:
         """Have the background poller look for due feeds now (a feed was just added)."""
-        self._poll_wakeup.set()
-
-    async def _seconds_to_next_poll(self) -> float:
-        upper = self.poll_max_seconds
-        next_due = await asyncio.to_thread(self.feeds.next_due_at)
-        if next_due is None:
-            return upper
-        now = datetime.now(UTC).replace(tzinfo=None)
-        wait = (next_due - now).total_seconds()
-        return min(max(wait, self.poll_min_seconds), upper)
-
-    async def _poll_forever(self) -> None:
-        """The background poller: poll the due feeds, sleep until the next is due, again.
-
-        Nothing but cancellation ends it: an error in a pass is logged and the next pass
-        comes as usual. Each feed's result is logged as it is done (`log_feed_report`)."""
-        log.info("background feed polling started")
-        while True:
-            # Cleared before the pass: a feed added during it wakes the next one at once.
-            self._poll_wakeup.clear()
-            try:
-                report = await self.poll_due_feeds()
-                if report.feeds:
-                    log.info(
-                        "polled %d feed(s) in %.1f s: %d new articles, %d failed",
-                        len(report.feeds),
-                        report.seconds,
-                        report.new,
-                        report.failed,
-                    )
-                wait = await self._seconds_to_next_poll()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background feed poll failed; trying again later")
-                wait = self.poll_max_seconds
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poll_wakeup.wait(), wait)
+        if self._schedule is not None:
+            self._schedule.wake()
 
     # -- policies ----------------------------------------------------------------------
 

@@ -66,16 +66,42 @@ class LazyEmbedder:
         self._cache_dir = cache_dir
         self._on_progress = on_progress
         self._loaded: Embedder | None = None
+        self._failure: Exception | None = None
         self._lock = threading.Lock()
+        self._loader: threading.Thread | None = None
 
     @property
     def loaded(self) -> Embedder:
         with self._lock:
+            if self._failure is not None:
+                failure, self._failure = self._failure, None
+                raise failure
             if self._loaded is None:
                 self._loaded = load_embedder(
                     self._config, cache_dir=self._cache_dir, on_progress=self._on_progress
                 )
             return self._loaded
+
+    def load_in_background(self) -> None:
+        """Start loading the model on another thread, so that a command's remaining imports
+        and the opening of its store overlap with it (onnxruntime builds its session
+        without holding the GIL): ~0.2 s of a cold `geobot ask`. The next use waits for it
+        and raises what the load raised. The modules it needs are imported here, on the
+        calling thread: two threads importing the same modules can see each other's
+        half-initialised modules. Torch models load on first use, as before."""
+        if self._config.backend != "onnx" or self._loaded is not None or self._loader is not None:
+            return
+        import index.embedding.onnx_embedder  # noqa: F401  (see above)
+
+        def load() -> None:
+            try:
+                self.loaded  # noqa: B018  (a property that loads)
+            except Exception as exc:  # handed to the next use, on the caller's thread
+                with self._lock:
+                    self._failure = exc
+
+        self._loader = threading.Thread(target=load, name="geobot-model-load", daemon=True)
+        self._loader.start()
 
     @property
     def is_loaded(self) -> bool:

@@ -13,7 +13,9 @@ recorded at export time, so a damaged file is caught in ~10 ms without loading t
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -288,6 +290,61 @@ def _open_session(
                 "[embedding] device = 'cuda', but onnxruntime has no CUDA provider "
                 "(install onnxruntime-gpu): embedding on the CPU"
             )
+    if full_graph_optimisation or len(providers) > 1:
+        return _load(path, options, providers)
+    return _open_query_session(path, options, providers)
+
+
+def basic_graph_path(path: Path) -> Path:
+    """Where the basic-optimised copy of the export `path` is kept: named by the
+    onnxruntime version (another may optimise differently) and by the export file's size
+    and time, so that a replaced or damaged export is never run from an older copy."""
+    stat = path.stat()
+    return path.with_name(
+        f"{path.stem}.basic-ort{ort.__version__}-{stat.st_size}-{stat.st_mtime_ns}{path.suffix}"
+    )
+
+
+def _open_query_session(
+    path: Path, options: ort.SessionOptions, providers: list[str]
+) -> ort.InferenceSession:
+    """The query session, whose graph is optimised once and saved beside the export: later
+    starts load the saved graph as it is (~90 ms sooner, the same graph run). The probe
+    check of every opening runs on what was loaded, so a bad copy is still caught."""
+    try:
+        saved = basic_graph_path(path)
+    except OSError:  # no export file: let onnxruntime say so
+        return _load(path, options, providers)
+    if saved.is_file():
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        try:
+            return ort.InferenceSession(str(saved), options, providers=providers)
+        except Exception as exc:  # onnxruntime raises its own (non-public) exception classes
+            logger.warning("onnx encoder: %s does not load (%s); optimising again", saved, exc)
+            saved.unlink(missing_ok=True)
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    if not os.access(path.parent, os.W_OK):
+        return _load(path, options, providers)  # a read-only cache: optimised every start
+    # Written under a name of its own and renamed, so a reader never sees half a file.
+    partial = saved.with_name(f".{saved.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    options.optimized_model_filepath = str(partial)
+    try:
+        try:
+            session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception:  # the copy may be what failed (a full disk): open without it
+            options.optimized_model_filepath = ""
+            return _load(path, options, providers)
+        with contextlib.suppress(OSError):  # not kept: optimised again next start
+            os.replace(partial, saved)
+            for stale in path.parent.glob(f"{path.stem}.basic-*{path.suffix}"):
+                if stale != saved:  # a copy of an export since replaced
+                    stale.unlink(missing_ok=True)
+        return session
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _load(path: Path, options: ort.SessionOptions, providers: list[str]) -> ort.InferenceSession:
     try:
         return ort.InferenceSession(str(path), options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own (non-public) exception classes

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import re
 
-import blingfire
-
 from index.models import Span
 
 __all__ = ["split_sentences"]
@@ -24,6 +22,10 @@ _LINE = re.compile(r"[^\n]+")
 
 def split_sentences(text: str) -> list[Span]:
     """Spans of the sentences of `text`, in order, each stripped of surrounding whitespace."""
+    # Imported here: loading Bling Fire's native library takes ~30 ms, which ingest and
+    # written answers pay, and a cold `geobot ask` of quoted sentences does not.
+    import blingfire
+
     spans: list[Span] = []
     for paragraph in _LINE.finditer(text):
         base = paragraph.start()
