@@ -16,6 +16,7 @@ of 5 passages at a time, as `ingest` writes them.
 from __future__ import annotations
 
 import gc
+import os
 import shutil
 import time
 from datetime import datetime, timedelta
@@ -38,6 +39,8 @@ WORDS_PER_PASSAGE = 60
 VOCABULARY = 30_000
 TOPICS = 2_000
 OUTLETS = [f"Outlet {n}" for n in range(20)]
+PROGRESS = "progress"
+REPORT_EVERY = 10_000
 
 
 class FixedEmbedder:
@@ -71,14 +74,38 @@ def _config(backend: str, folder: Path, fusion: str) -> Config:
     return Config(data_dir=folder, storage=StorageConfig(backend=backend, milvus=milvus))  # type: ignore[arg-type]
 
 
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} / {five:.1f}"
+
+
+def _read_progress(folder: Path) -> tuple[int, float]:
+    """(passages written, seconds spent writing them) by an earlier, interrupted build."""
+    try:
+        written, spent = (folder / PROGRESS).read_text().split()
+        return int(written), float(spent)
+    except (OSError, ValueError):
+        return 0, 0.0
+
+
 def build(backend: str, folder: Path, passages: int, seed: int = 11) -> tuple[float, int]:
-    """Write `passages` synthetic passages; (seconds spent writing, passages written)."""
+    """Write `passages` synthetic passages; (seconds spent writing, passages written).
+
+    Resumable: after each write session the passages written so far and the time spent
+    are recorded in `folder`/progress, and a build started again over the same folder
+    makes the same passages and writes from there (the session that was interrupted is
+    written again: the same rows, upserted).
+    """
     rng = np.random.default_rng(seed)
     centres = _unit(rng.normal(size=(TOPICS, DIMENSION)))
     start_day = datetime(2020, 1, 1)
     config = _config(backend, folder, "geobot")
+    done, spent = _read_progress(folder)
+    spent_before = spent
+    if done:
+        print(f"{backend}: resuming a build at {done} passages ({spent:.0f} s spent writing)")
     written = 0
-    spent = 0.0
+    next_report = (done // REPORT_EVERY + 1) * REPORT_EVERY
     with open_backend(config, folder) as store:
         store.set_meta({"model": FixedEmbedder.model_id, "dimension": str(DIMENSION)})
         store.attach_vectors(DIMENSION, stored_vectors_usable=True)
@@ -123,11 +150,22 @@ def build(backend: str, folder: Path, passages: int, seed: int = 11) -> tuple[fl
                 )
                 article += 1
                 written += count
+            if written <= done:
+                continue  # written before an interruption
             started = time.perf_counter()
             with store.writing(final=written >= passages) as session:
                 for record, new in batch:
                     session.store_article(record, new)
             spent += time.perf_counter() - started
+            (folder / PROGRESS).write_text(f"{written} {spent:.3f}\n")
+            if written >= next_report:
+                next_report += REPORT_EVERY
+                print(
+                    f"  {backend}: {written} passages written, {spent:.0f} s writing,"
+                    f" {(written - done) / (spent - spent_before):.0f} passages/s this run"
+                    f" ({_load()})",
+                    flush=True,
+                )
     return spent, written
 
 
@@ -148,19 +186,33 @@ def queries(count: int, seed: int = 5) -> list[tuple[str, np.ndarray, dict[str, 
     return made
 
 
-def run_backend_bench(backend: str, passages: int, query_count: int) -> None:
-    folder = CACHE / f"backend-{backend}-{passages}"
+def run_backend_bench(
+    backend: str,
+    passages: int,
+    query_count: int,
+    *,
+    store_dir: Path = CACHE,
+    build_only: bool = False,
+) -> None:
+    """Build (or resume building, or reuse) the store of `passages` in `store_dir`, then
+    time the searches on it (unless `build_only`)."""
+    folder = store_dir / f"backend-{backend}-{passages}"
     if not (folder / "complete").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        if not (folder / PROGRESS).exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"{backend}: building {passages} passages in {folder} ({_load()})", flush=True)
         spent, written = build(backend, folder, passages)
         (folder / "complete").write_text(f"{written} passages in {spent:.1f} s\n")
         print(
             f"{backend}: ingest (embedding excluded) {written} passages in {spent:.1f} s:"
-            f" {written / spent:.0f} passages/s"
+            f" {written / spent:.0f} passages/s ({_load()})"
         )
     else:
         print(f"{backend}: store built earlier ({(folder / 'complete').read_text().strip()})")
+    if build_only:
+        return
+    print(f"{backend}: searching ({_load()})", flush=True)
     asked = queries(query_count)
     fusions = ["geobot", "milvus"] if backend == "milvus" else ["geobot"]
     fused: dict[str, list[list[int]]] = {}
@@ -190,7 +242,7 @@ def run_backend_bench(backend: str, passages: int, query_count: int) -> None:
         print(
             f"  {backend:6} {stats.passages} passages; open {opened * 1000:.0f} ms; resident"
             f" memory +{after - before:.0f} MB after open and searches; disk {size / 1e6:.0f} MB"
-            f" ({size / max(stats.passages, 1):.0f} bytes/passage)"
+            f" ({size / max(stats.passages, 1):.0f} bytes/passage); {_load()}"
         )
         kb.close()
     if len(fused) == 2:

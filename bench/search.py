@@ -17,6 +17,8 @@ The storage backends side by side, on synthetic passages (bench/backends.py):
 
     .venv/bin/python bench/search.py --backend sqlite --passages 20000
     .venv/bin/python bench/search.py --backend milvus --passages 20000
+    .venv/bin/python bench/search.py --backend milvus --passages 1000000 \\
+        --store-dir /data/bench --build-only   # resumes where an interrupted build stopped
 """
 
 from __future__ import annotations
@@ -200,11 +202,29 @@ def main() -> None:
         default=None,
         help="measure this storage backend on synthetic passages instead (bench/backends.py)",
     )
+    parser.add_argument(
+        "--store-dir",
+        type=Path,
+        default=CACHE,
+        help="with --backend: where the synthetic stores are built and kept (a build"
+        " interrupted there resumes; a finished one is reused for the searches)",
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="with --backend: build (or resume building) the store, time no searches",
+    )
     args = parser.parse_args()
     if args.backend is not None:
         from backends import run_backend_bench
 
-        run_backend_bench(args.backend, args.passages, args.queries)
+        run_backend_bench(
+            args.backend,
+            args.passages,
+            args.queries,
+            store_dir=args.store_dir,
+            build_only=args.build_only,
+        )
         return
     defaults = Config()
     factory = args.factory or defaults.index.factory

@@ -265,10 +265,12 @@ class KnowledgeBase:
         tally = WriteTally(embedded=len(vectors))
         bounds = np.cumsum([0] + [len(p.chunks) for p in batch])
         with self.store.writing(final=persist_index, bulk=not update_index) as session:
+            # One look-up for the batch (its keys are distinct).
+            stored = session.find_articles([p.key for p in batch]) if reconcile else {}
             for i, prepared in enumerate(batch):
                 passage_vectors = vectors[bounds[i] : bounds[i + 1]]
                 if reconcile:
-                    current = session.find_article(prepared.key)
+                    current = stored.get(prepared.key)
                     if prepared.is_stored_as(current):
                         tally.unchanged += 1
                         continue
@@ -463,9 +465,10 @@ class KnowledgeBase:
     def passages_of(self, article_id: int) -> list[Passage]:
         return self.store.passages_of(article_id)
 
-    def document_frequency(self, term: str) -> int:
-        """Passages containing `term`; with `passage_count`, gives a term's rarity."""
-        return self.store.document_frequency(term)
+    def document_frequency(self, term: str, *, passage_count: int | None = None) -> int:
+        """Passages containing `term`; with `passage_count`, gives a term's rarity. Pass
+        the count when it was just read: on Milvus it is a request, which this saves."""
+        return self.store.document_frequency(term, passage_count=passage_count)
 
     def passage_count(self) -> int:
         return self.store.passage_count()

@@ -237,7 +237,7 @@ class AnswerService:
         draft: Draft | None = None
         if decline_reason is None:
             weights = TermWeights.build(
-                retrieved.intent.stripped_question, context, self._term_rarity
+                retrieved.intent.stripped_question, context, self._rarity_for_question()
             )
             draft = draft_answer(
                 retrieved.intent.stripped_question,
@@ -422,18 +422,28 @@ class AnswerService:
             )
         return answer
 
-    def _term_rarity(self, term: str) -> float:
-        with self._rarity_lock:
-            cached = self._rarity.get(term)
-        if cached is not None:
-            return cached
-        total = max(self.kb.passage_count(), 1)
-        value = rarity_from_frequency(self.kb.document_frequency(term), total)
-        with self._rarity_lock:
-            if len(self._rarity) > 50_000:
-                self._rarity.clear()
-            self._rarity[term] = value
-        return value
+    def _rarity_for_question(self) -> Callable[[str], float]:
+        """A term's rarity, for the words of one question: the library's size is read
+        once for them all (on Milvus a count is a request), and only if a word is not
+        cached."""
+        size: list[int] = []
+
+        def rarity(term: str) -> float:
+            with self._rarity_lock:
+                cached = self._rarity.get(term)
+            if cached is not None:
+                return cached
+            if not size:
+                size.append(self.kb.passage_count())
+            frequency = self.kb.document_frequency(term, passage_count=size[0])
+            value = rarity_from_frequency(frequency, max(size[0], 1))
+            with self._rarity_lock:
+                if len(self._rarity) > 50_000:
+                    self._rarity.clear()
+                self._rarity[term] = value
+            return value
+
+        return rarity
 
     # -- summaries --------------------------------------------------------------------
 

@@ -50,16 +50,28 @@ Ranking = list[tuple[int, float]]
 
 
 class WriteSession(ABC):
-    """Writes of one batch; what it stores is committed when the session ends normally."""
+    """Writes of one batch; what it stores is committed when the session ends normally.
+
+    A backend may hold stored articles back and write several in one request (Milvus
+    does): an article is stored by the end of the session, not necessarily on return
+    from :meth:`store_article`.
+    """
 
     @abstractmethod
     def find_article(self, key: str) -> ArticleRow | None:
-        """The stored article of this key, as the session sees it now."""
+        """The stored article of this key, as the session sees it now (its own writes
+        included)."""
+
+    def find_articles(self, keys: Sequence[str]) -> dict[str, ArticleRow]:
+        """`find_article` of several keys (those stored): a backend that can look them up
+        in one request overrides this."""
+        found = {key: self.find_article(key) for key in keys}
+        return {key: row for key, row in found.items() if row is not None}
 
     @abstractmethod
-    def store_article(self, record: ArticleRecord, passages: Sequence[NewPassage] | None) -> int:
-        """Add or replace an article; returns its id. `passages` replace the stored ones;
-        None keeps them (only the article's metadata changed)."""
+    def store_article(self, record: ArticleRecord, passages: Sequence[NewPassage] | None) -> None:
+        """Add or replace an article. `passages` replace the stored ones; None keeps them
+        (only the article's metadata changed)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -204,8 +216,10 @@ class StorageBackend(ABC):
         ]
 
     @abstractmethod
-    def document_frequency(self, term: str) -> int:
-        """How many passages hold `term`, as keyword search reads it."""
+    def document_frequency(self, term: str, *, passage_count: int | None = None) -> int:
+        """How many passages hold `term`, as keyword search reads it. `passage_count`:
+        the library's size, when the caller has just read it (a backend that estimates
+        from it then does not count again)."""
 
     @abstractmethod
     def article_count(self) -> int: ...

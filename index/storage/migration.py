@@ -58,8 +58,9 @@ def copy_library(
     def flush(final: bool) -> None:
         nonlocal copied, unchanged
         with target.writing(final=final) as session:
+            found = session.find_articles([e.article.key for e in batch])
             for exported in batch:
-                stored = session.find_article(exported.article.key)
+                stored = found.get(exported.article.key)
                 if stored is not None and (stored.content_hash, stored.metadata_hash) == (
                     exported.content_hash,
                     exported.metadata_hash,

@@ -42,7 +42,7 @@ class _SQLiteSession(WriteSession):
     def find_article(self, key: str) -> ArticleRow | None:
         return self._store.find_article(key)
 
-    def store_article(self, record: ArticleRecord, passages: Sequence[NewPassage] | None) -> int:
+    def store_article(self, record: ArticleRecord, passages: Sequence[NewPassage] | None) -> None:
         article_id = self._store.upsert_article(
             existing_id=record.existing_id,
             key=record.key,
@@ -59,7 +59,7 @@ class _SQLiteSession(WriteSession):
             metadata_hash=record.metadata_hash,
         )
         if passages is None:
-            return article_id
+            return
         if record.existing_id is not None:
             self.removed.extend(self._store.delete_passages(article_id))
         self.added_ids.extend(
@@ -67,7 +67,6 @@ class _SQLiteSession(WriteSession):
         )
         if passages:
             self.added_vectors.append(np.vstack([p.vector for p in passages]))
-        return article_id
 
 
 class SQLiteBackend(StorageBackend):
@@ -256,8 +255,8 @@ class SQLiteBackend(StorageBackend):
     def passage_ids_where(self, where: ArticleFilter) -> list[int]:
         return [int(i) for i in self.sqlite.filtered_passage_ids(where)]
 
-    def document_frequency(self, term: str) -> int:
-        return self.sqlite.document_frequency(term)
+    def document_frequency(self, term: str, *, passage_count: int | None = None) -> int:
+        return self.sqlite.document_frequency(term)  # exact: FTS5 needs no size
 
     def article_count(self) -> int:
         return self.sqlite.article_count()

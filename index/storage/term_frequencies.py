@@ -47,12 +47,15 @@ class SampledTermFrequencies:
         self._words: list[frozenset[str]] = []
         self._frequency: Counter[str] = Counter()
 
-    def frequency(self, term: str) -> int:
-        """Passages holding any word of `term` (as the keyword search splits it)."""
+    def frequency(self, term: str, *, total: int | None = None) -> int:
+        """Passages holding any word of `term` (as the keyword search splits it).
+        `total`: how many passages are stored, when the caller has just counted them
+        (else `passage_count()` is asked)."""
         words = query_terms(term)
         if not words:
             return 0
-        total = self._passage_count()
+        if total is None:
+            total = self._passage_count()
         with self._lock:
             if self._stale(total):
                 self._resample(total)
