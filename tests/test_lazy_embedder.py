@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ import pytest
 from fakes import HashingEmbedder
 
 import index.embedding.factory as factory
+import index.embedding.onnx_embedder as onnx_embedder
 from index import EmbeddingError
 from index.config import EmbeddingConfig
 from index.embedding.factory import LazyEmbedder
@@ -29,7 +31,9 @@ def _join_loader() -> None:
             assert not thread.is_alive()
 
 
-def _fake_loader(monkeypatch: pytest.MonkeyPatch, outcome: Callable[[int], object]) -> list[int]:
+def _fake_loader(
+    monkeypatch: pytest.MonkeyPatch, outcome: Callable[[int], object], *, exported: bool = True
+) -> list[int]:
     """Replace the model loader: call n (from 1) returns or raises what outcome(n) gives."""
     calls: list[int] = []
     lock = threading.Lock()
@@ -44,6 +48,8 @@ def _fake_loader(monkeypatch: pytest.MonkeyPatch, outcome: Callable[[int], objec
         return result
 
     monkeypatch.setattr(factory, "load_embedder", load)
+    # Whether the verified export is in the cache (see the first-start test below).
+    monkeypatch.setattr(onnx_embedder, "export_is_ready", lambda config, cache: exported)
     return calls
 
 
@@ -106,3 +112,18 @@ def test_a_torch_model_is_not_loaded_in_the_background(monkeypatch: pytest.Monke
     embedder.load_in_background()
     _join_loader()
     assert calls == [] and not embedder.is_loaded
+
+
+def test_the_first_start_exports_on_first_use_not_in_the_background(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # No verified export in the cache: the one-minute export and its progress lines happen
+    # when the model is first used, on the caller's thread, as before.
+    calls = _fake_loader(monkeypatch, lambda n: HashingEmbedder(dimension=16), exported=False)
+    embedder = LazyEmbedder(EmbeddingConfig(backend="onnx"), cache_dir=tmp_path / "models")
+    embedder.load_in_background()
+    embedder.finish_loading()
+    _join_loader()
+    assert calls == [] and not embedder.is_loaded
+    embedder.embed_query("x")
+    assert calls == [1]

@@ -25,7 +25,7 @@ import index.embedding.onnx_export as onnx_export
 from index.config import EmbeddingConfig
 from index.embedding.model_source import model_folder
 from index.embedding.onnx_cache import VERIFIED_FILE, entry_path, source_signature
-from index.embedding.onnx_embedder import open_onnx_embedder
+from index.embedding.onnx_embedder import export_is_ready, open_onnx_embedder
 from index.embedding.onnx_encoder import PROBES, OnnxEncoder, basic_graph_path, pool
 from index.embedding.onnx_export import export_recipe, export_verified
 from index.errors import EmbeddingError
@@ -323,7 +323,7 @@ def test_verified_export_opens_without_torch(cache_dir: Path, int8: OnnxEncoder)
         "import sys, json\n"
         "from pathlib import Path\n"
         "from index.config import EmbeddingConfig\n"
-        "from index.embedding.onnx_embedder import open_onnx_embedder\n"
+        "from index.embedding.onnx_embedder import export_is_ready, open_onnx_embedder\n"
         f"e = open_onnx_embedder(EmbeddingConfig(), Path({str(cache_dir)!r}))\n"
         f"v = e.embed_documents({QUERIES!r})\n"
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers')\n"
@@ -433,6 +433,17 @@ def test_failed_export_leaves_nothing_behind(
     with pytest.raises(EmbeddingError, match="simulated crash"):
         export_verified(st_model, fresh, model_id=MODEL_ID, signature="s")
     assert list(fresh.iterdir()) == []  # no entry, no temporary folder
+
+
+def test_export_is_ready_only_with_the_verified_export(
+    entries: dict[str, Path], tmp_path: Path
+) -> None:
+    # A cold start loads the model in the background only when no export is to be made.
+    assert not export_is_ready(EmbeddingConfig(), tmp_path)
+    for entry in entries.values():
+        shutil.copytree(entry, tmp_path / entry.name)
+    assert export_is_ready(EmbeddingConfig(), tmp_path)
+    assert export_is_ready(EmbeddingConfig(onnx_quantize=False), tmp_path)
 
 
 def test_documents_and_queries_share_the_export(entries: dict[str, Path], tmp_path: Path) -> None:

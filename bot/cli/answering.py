@@ -87,13 +87,14 @@ def search(
     """Show the passages that best match QUERY."""
     check_window(since, until)
     app = app_context(config_path, data_dir)
-    if library_is_empty(app):
-        if as_json:
-            echo_json([])
-        return
     # A keyword search embeds nothing; the others load the model while the store opens.
     keyword_only = (mode or app.config.search.mode) == "keyword"
     embedder = app.embedder() if keyword_only else app.embedder_loading()
+    if library_is_empty(app):
+        app.finish_loading()
+        if as_json:
+            echo_json([])
+        return
     with app.knowledge_base(embedder=embedder) as kb:
         hits = kb.search(
             query,
@@ -152,7 +153,9 @@ def ask(
     """Answer QUESTION from the articles, citing a source for every sentence."""
     check_window(since, until)
     app = app_context(config_path, data_dir)
+    app.embedder_loading()  # the model loads while the store opens and answering imports
     if library_is_empty(app):
+        app.finish_loading()
         if as_json:
             echo_json(empty_library_answer(question, "answer"))
         return

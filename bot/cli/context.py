@@ -40,6 +40,7 @@ class AppContext:
         # Tests pass a factory of fake embedders; by default the configured model loads
         # lazily, on first use.
         self.embedder_factory = embedder_factory
+        self._loading: Embedder | None = None
 
     @functools.cached_property
     def config(self) -> BotConfig:
@@ -116,13 +117,22 @@ class AppContext:
     def embedder_loading(self) -> Embedder:
         """The embedder, its model already loading on another thread: for a command that
         will use it, so that the model loads while the command imports and opens the store.
-        """
+        The same embedder on every call."""
         from index.embedding.factory import LazyEmbedder
 
-        embedder = self.embedder()
-        if isinstance(embedder, LazyEmbedder):
-            embedder.load_in_background()
-        return embedder
+        if self._loading is None:
+            self._loading = self.embedder()
+            if isinstance(self._loading, LazyEmbedder):
+                self._loading.load_in_background()
+        return self._loading
+
+    def finish_loading(self) -> None:
+        """Wait for a model load begun by `embedder_loading` (a command that found nothing
+        to do must not exit in the middle of it)."""
+        from index.embedding.factory import LazyEmbedder
+
+        if isinstance(self._loading, LazyEmbedder):
+            self._loading.finish_loading()
 
     def writer(self, llm: bool | None = None) -> LLMWriter | None:
         """The language model writer when `llm` (default: `[llm] enabled`) asks for one."""

@@ -88,10 +88,15 @@ class LazyEmbedder:
         without holding the GIL): ~0.2 s of a cold `geobot ask`. The next use waits for it
         and raises what the load raised. The modules it needs are imported here, on the
         calling thread: two threads importing the same modules can see each other's
-        half-initialised modules. Torch models load on first use, as before."""
+        half-initialised modules. Torch models, and a model whose export is not made yet
+        (the first start: a minute, with progress lines), load on first use, as before."""
         if self._config.backend != "onnx" or self._loaded is not None or self._loader is not None:
             return
-        import index.embedding.onnx_embedder  # noqa: F401  (see above)
+        from index.embedding.onnx_embedder import export_is_ready  # (see above)
+
+        cache = self._cache_dir if self._cache_dir is not None else default_data_dir() / "models"
+        if not export_is_ready(self._config, cache):
+            return  # the first start exports on first use, with its progress lines
 
         def load() -> None:
             try:
@@ -102,6 +107,12 @@ class LazyEmbedder:
 
         self._loader = threading.Thread(target=load, name="geobot-model-load", daemon=True)
         self._loader.start()
+
+    def finish_loading(self) -> None:
+        """Wait for a background load to end (its outcome is kept for the next use): a
+        command that turns out not to need the model does not exit in the middle of it."""
+        if self._loader is not None:
+            self._loader.join()
 
     @property
     def is_loaded(self) -> bool:

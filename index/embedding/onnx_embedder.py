@@ -32,7 +32,7 @@ from index.embedding.onnx_export import export_verified, verified_entry
 from index.embedding.sentence_transformer import load_sentence_transformer
 from index.errors import EmbeddingError
 
-__all__ = ["OnnxEmbedder", "open_onnx_embedder"]
+__all__ = ["OnnxEmbedder", "export_is_ready", "open_onnx_embedder"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,16 @@ class OnnxEmbedder:
                     check=False,  # the query session, on the same file, was checked
                 )
             return self._documents
+
+
+def export_is_ready(config: EmbeddingConfig, cache_dir: Path) -> bool:
+    """Whether the configured model's verified export is in `cache_dir` (else the first
+    use exports it, a minute with torch)."""
+    try:
+        _, entry = verified_entry(config, cache_dir)
+    except EmbeddingError:
+        return False
+    return entry is not None and entry.is_dir()
 
 
 def open_onnx_embedder(
