@@ -95,7 +95,11 @@ class LazyEmbedder:
         from index.embedding.onnx_embedder import export_is_ready  # (see above)
 
         cache = self._cache_dir if self._cache_dir is not None else default_data_dir() / "models"
-        if not export_is_ready(self._config, cache):
+        try:
+            ready = export_is_ready(self._config, cache)
+        except OSError:  # an unreadable cache: the first use says what is wrong
+            return
+        if not ready:
             return  # the first start exports on first use, with its progress lines
 
         def load() -> None:
