@@ -400,9 +400,12 @@ def test_dropped_model_text_is_not_shown(real_answers: RealAnswers) -> None:
             [e.to_dict() for e in render_for_discord(asked.answer)], ensure_ascii=False
         )
         # A sentence the model copied from an article (a title, say) is shown as the
-        # article's own text in the sources list: that is stored text, not the model's.
+        # article's own text in the sources list: that is stored text, not the model's. Nor
+        # is the question the model echoed back: it is shown as the user's own words.
         stored = " ".join(f"{a.title} {a.text}" for a in real_answers.kb.list_articles())
-        leaked[request_] = [s for s in dropped if s in seen and s not in stored]
+        leaked[request_] = [
+            s for s in dropped if s in seen and s not in stored and s not in request_
+        ]
     # This model always writes something the checks drop; if it stopped, this test
     # would check nothing.
     assert dropped_in_all, "nothing to check: the model's every sentence was shown"
