@@ -65,11 +65,9 @@ def follow_feed(kb: KnowledgeBase, server: LocalHTTPServer, clock: Clock) -> Fee
     return feeds
 
 
-def test_two_passes_half_an_hour_apart_on_a_fake_clock(
-    poll_kb: KnowledgeBase, local_http: LocalHTTPServer
-) -> None:
-    clock = Clock()
-    feeds = follow_feed(poll_kb, local_http, clock)
+def poll_twice(kb: KnowledgeBase, feeds: FeedStore, clock: Clock) -> tuple[list[str], list[float]]:
+    """Run `geobot feeds run`'s loop on the fake clock (each sleep moves it on) until it
+    has printed two poll lines, then stop it: the lines it printed and the sleeps."""
     lines: list[str] = []
     sleeps: list[float] = []
 
@@ -84,16 +82,19 @@ def test_two_passes_half_an_hour_apart_on_a_fake_clock(
                 await asyncio.Future()  # until cancelled
 
         await feed_poller.run_feed_poller(
-            poll_kb,
-            feeds,
-            poll_kb.config,
-            stop=stop,
-            say=lines.append,
-            sleep=fake_sleep,
-            clock=clock,
+            kb, feeds, kb.config, stop=stop, say=lines.append, sleep=fake_sleep, clock=clock
         )
 
     asyncio.run(asyncio.wait_for(main(), timeout=60))
+    return lines, sleeps
+
+
+def test_two_passes_half_an_hour_apart_on_a_fake_clock(
+    poll_kb: KnowledgeBase, local_http: LocalHTTPServer
+) -> None:
+    clock = Clock()
+    feeds = follow_feed(poll_kb, local_http, clock)
+    lines, sleeps = poll_twice(poll_kb, feeds, clock)
 
     first, second, stopping = lines
     assert first.startswith("2026-01-01 12:00 UTC: polled 1 feed in "), first
@@ -114,28 +115,7 @@ def test_a_feed_that_fails_is_counted_in_the_line_and_the_poller_goes_on(
     local_http.status("/down.xml", 503)
     feeds = FeedStore(poll_kb.store, clock=clock)
     feeds.add(local_http.url("/down.xml"))
-    lines: list[str] = []
-
-    async def main() -> None:
-        stop = asyncio.Event()
-
-        async def fake_sleep(seconds: float) -> None:
-            clock.now += timedelta(seconds=seconds)
-            if len(lines) == 2:
-                stop.set()
-                await asyncio.Future()
-
-        await feed_poller.run_feed_poller(
-            poll_kb,
-            feeds,
-            poll_kb.config,
-            stop=stop,
-            say=lines.append,
-            sleep=fake_sleep,
-            clock=clock,
-        )
-
-    asyncio.run(asyncio.wait_for(main(), timeout=60))
+    lines, _ = poll_twice(poll_kb, feeds, clock)
     first, second, _ = lines
     # Backed off: one interval after the first failure... (at most max_backoff_minutes).
     assert first.endswith(
