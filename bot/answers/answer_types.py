@@ -55,7 +55,8 @@ for _kind, _nouns in {
         maker carmaker producer supplier lender insurer exchange charity nonprofit
         broadcaster studio label publisher conglomerate operator store restaurant
         supermarket grocer streamer service cartel militia court council ministry
-        commission association institute foundation administration parliament""",
+        commission association institute foundation administration parliament congress
+        senate government police army navy military""",
     "title": """film films movie movies book books show shows series song songs album
         title play novel memoir documentary game word words""",
     "date": "year date day month decade",
@@ -70,6 +71,9 @@ _HOW_NUMBER = re.compile(
     r"\bhow (?:many|old|long|far|tall|high|big|large|fast)\b|\bwhat (?:percentage|percent|"
     r"number|share|proportion|age)\b|\bby how\b",
     re.IGNORECASE,
+)
+_PERCENTAGE = re.compile(
+    r"\b(?:what|which|by how much of a) (?:percentage|percent|share|proportion)\b", re.IGNORECASE
 )
 _HOW_MANY_UNIT = re.compile(r"\bhow many\s+([^\W\d_]+)", re.IGNORECASE)
 _WHEN = re.compile(r"\bwhen\b|\bwhat time\b", re.IGNORECASE)
@@ -124,6 +128,8 @@ def expected_answer(question: str) -> ExpectedAnswer:
         return ExpectedAnswer("none")
     if _HOW_MUCH.search(text):
         return ExpectedAnswer("money")
+    if _PERCENTAGE.search(text):
+        return ExpectedAnswer("number", "percent")
     if _HOW_NUMBER.search(text):
         unit = _HOW_MANY_UNIT.search(text)
         return ExpectedAnswer("number", unit.group(1).lower() if unit else None)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from bot.answers.answer_types import ExpectedAnswer, noun_kind
 from bot.answers.citations import Quote
 from bot.answers.extractive import TermWeights
-from bot.answers.gazetteer import is_place
+from bot.answers.gazetteer import is_place, is_place_adjective
 from bot.answers.retrieval import RankedPassage
 from bot.answers.text import stem, stems, word_count, words
 from index import Article
@@ -41,18 +41,19 @@ _NOT_NAMES = (
     | _CALENDAR_WORDS
     | frozenset(
         """when where while after before though although however meanwhile thousands
-        hundreds millions dozens""".split()
+        hundreds millions dozens former""".split()
     )
 )
 
-# A capitalised word (with inner apostrophes, hyphens, dots: "O'Neill", "Jean-Luc", "U.S.")
+# A capitalised word (with inner apostrophes, hyphens, ampersands, dots: "O'Neill",
+# "Jean-Luc", "AT&T", "U.S.")
 # or a number inside a name ("Apollo 11").
 _CAP_WORD = (
-    r"(?:[A-Z][A-Z0-9]*(?:[.\-]\d+)+\b|[A-Z][\w’']*(?:-[A-Z][\w’']*)*(?:\.[A-Z][\w’']*)*\.?"
+    r"(?:[A-Z][A-Z0-9]*(?:[.\-]\d+)+\b|[A-Z][\w’']*(?:[-&][A-Z][\w’']*)*(?:\.[A-Z][\w’']*)*\.?"
     r"|[A-Z]{2,}\d*)"
 )
 _NAME_SPAN = re.compile(
-    rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|del|da|di|von|van|der|la|le|al|bin|y)\s+)*"
+    rf"{_CAP_WORD}(?:\s+(?:(?:of|the|de|del|da|di|von|van|der|la|le|al|bin|y|&)\s+)*"
     rf"(?:{_CAP_WORD}|\d+\b))*"
 )
 _QUOTED = re.compile(r"[“\"‘]([A-Z0-9][^“”\"‘’]{0,60}?)[”\"’](?!\w)")
@@ -67,11 +68,18 @@ _NUMBER = re.compile(
     rf"|\b(?:{_SPELLED})\b{_SCALE}",
     re.IGNORECASE,
 )
+_PERCENT = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
+_YEAR = re.compile(r"(?:1[89]|20)\d{2}")
+_PRONOUN_ONE = re.compile(r"\s+of\b", re.IGNORECASE)
 _MONEY_UNIT = re.compile(r"^\s*(?:dollars|pounds|euros|yen|yuan|rupees)\b", re.IGNORECASE)
 _DATE = re.compile(
     rf"\b(?:(?:{_MONTHS})\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?|\d{{1,2}}\s+(?:{_MONTHS})"
     rf"(?:\s+\d{{4}})?|(?:{_MONTHS})\s+\d{{4}}|(?:1[89]|20)\d{{2}})\b"
 )
+# What may precede the first word of a sentence: quote marks, brackets, dashes.
+_OPENERS = " \t\n“\"‘'([—–-"
+# "I’m", "We're", "They'll", "Don't": a pronoun or a verb, never a name.
+_CONTRACTION = re.compile(r"[’'](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
 # Titles and honorifics that start a capitalised run before the name itself
 # ("Florida Gov. Ron DeSantis", "President Joe Biden"): the run is split there.
 _TITLE_WORDS = frozenset(
@@ -91,6 +99,8 @@ _DATE_WEIGHTS = {True: 1.0, None: 0.7, False: 0.3}
 # How much an outlet's other articles add to its best one.
 _OTHER_ARTICLES = 0.3
 _MAX_SENTENCE_WORDS = 80
+# Kinds answered by a name (of a person, an organisation, a work, anything).
+_NAMED_KINDS = frozenset({"person", "organisation", "name", "title"})
 
 
 @dataclass(frozen=True)
@@ -156,27 +166,36 @@ def _split_titles(span: str) -> list[str]:
         bare = token.lower().rstrip(".,")
         if bare in _TITLE_WORDS or bare in _CALENDAR_WORDS or _shouted(token):
             parts.append([])
-        elif token.endswith(("'s", "’s")):
-            parts[-1].append(token[:-2])
+        elif token.endswith(("'s", "’s", "s'", "s’")):
+            # "Elon Musk's Twitter", "the Phoenix Suns' owner": a possessive ends a name.
+            parts[-1].append(token[:-2] if token.endswith(("'s", "’s")) else token[:-1])
             parts.append([])
         else:
             parts[-1].append(token)
     return [" ".join(p) for p in parts if p]
 
 
-def _name_spans(sentence: str) -> Iterable[str]:
-    """Capitalised runs, split at titles and possessives."""
+def _name_spans(sentence: str, lower_case: frozenset[str] = frozenset()) -> Iterable[str]:
+    """Capitalised runs, split at titles and possessives. `lower_case`: words the
+    passages also write in lower case ("producers", "well", "former"), which, first in a
+    sentence, are capitalised by grammar and are no part of a name."""
     for match in _NAME_SPAN.finditer(sentence):
-        for part in _split_titles(match.group(0).rstrip(".")):
-            tokens = part.split()
+        opens_sentence = not sentence[: match.start()].strip(_OPENERS)
+        for index, part in enumerate(_split_titles(match.group(0).rstrip("."))):
+            # A closing quote mark glued to the last word ("'Banshees of Inisherin'").
+            tokens = [token.rstrip("’'") for token in part.split()]
             # A capital at the start of a sentence (or after a quote mark) is grammar, not
-            # a name: "When", "The", "On Monday".
+            # a name: "When", "The", "On Monday", "I’m", and a word written in lower case
+            # elsewhere ("Former Starbucks CEO").
             while tokens and (
                 tokens[0].islower()
                 or tokens[0].lower() in _NOT_NAMES
                 or tokens[0].lower().endswith(_VERB_ENDINGS)
+                or _CONTRACTION.search(tokens[0])
+                or (opens_sentence and index == 0 and tokens[0].lower() in lower_case)
             ):
                 tokens = tokens[1:]
+                opens_sentence = False
             # Trailing connectors ("Bank of") are not part of the name.
             while tokens and tokens[-1].islower():
                 tokens = tokens[:-1]
@@ -184,15 +203,25 @@ def _name_spans(sentence: str) -> Iterable[str]:
                 yield " ".join(tokens)
 
 
-def _spans(sentence: str, expected: ExpectedAnswer) -> Iterable[str]:
+def _spans(
+    sentence: str, expected: ExpectedAnswer, lower_case: frozenset[str] = frozenset()
+) -> Iterable[str]:
     kind = expected.kind
     if kind in ("number", "money"):
         for match in _NUMBER.finditer(sentence):
             surface = match.group(0).strip()
             after = sentence[match.end() :]
+            if expected.unit == "percent":
+                if _PERCENT.search(surface):
+                    yield surface  # "what percentage": 18%, never "one" or "2011"
+                continue
             counted_in = bool(expected.unit) and _unit_follows(after, expected.unit or "")
             if counted_in or (kind == "money" and _MONEY_UNIT.match(after)):
                 surface = f"{surface} {words(after)[0]}"
+            elif kind == "number" and (
+                _YEAR.fullmatch(surface) or (surface.lower() == "one" and _PRONOUN_ONE.match(after))
+            ):
+                continue  # "in 2013" is a date, not a count; "one of the" is a pronoun
             yield surface
         return
     if kind == "date":
@@ -203,7 +232,9 @@ def _spans(sentence: str, expected: ExpectedAnswer) -> Iterable[str]:
         inner = match.group(1).strip()
         if 1 <= len(inner.split()) <= 8:
             yield match.group(0) if kind in ("title", "name") else inner
-    for span in _name_spans(sentence):
+    for span in _name_spans(sentence, lower_case):
+        if expected.kind in _NAMED_KINDS and is_place_adjective(span):
+            continue  # "Russian", "Chinese", "Republicans": no one's name
         yield span
         if kind in ("country", "state", "city", "capital", "place"):
             # "South Carolina Gov" or "Paris-based": the place may be part of a longer run.
@@ -285,6 +316,9 @@ def find_candidates(
     # A sentence's match is judged against the best sentence found: a long question is
     # never covered in full, and what counts is which sentences come closest.
     best_coverage = max((coverage for *_, coverage in sentences), default=0.0)
+    lower_case = frozenset(
+        word for *_, quote, _ in sentences for word in words(quote.text) if word.islower()
+    )
     votes: dict[str, list[Mention]] = {}
     fits_kind: dict[str, bool] = {}
     for rank, ranked, quote, coverage in sentences:
@@ -297,7 +331,7 @@ def find_candidates(
             / (1 + _RANK_DECAY * rank)
         )
         counted: set[str] = set()
-        for surface in _spans(quote.text, expected):
+        for surface in _spans(quote.text, expected, lower_case):
             key = _key(surface)
             if key in counted or _is_question_echo(surface, question_stems):
                 continue

