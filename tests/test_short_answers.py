@@ -17,7 +17,7 @@ from fakes import HashingEmbedder
 from bot.answers.answer_types import expected_answer
 from bot.answers.citations import CitationError, verify
 from bot.answers.drafting import MISSING_KIND_PENALTY, SHORT_ANSWER_BONUS, confidence_of
-from bot.answers.gazetteer import is_place
+from bot.answers.gazetteer import is_place, is_place_adjective
 from bot.answers.models import Evidence, answer_from_dict, answer_to_dict
 from bot.answers.service import AnswerService
 from bot.answers.short_answer import headline
@@ -143,6 +143,8 @@ def service(config: Config) -> Iterator[AnswerService]:
         # A country's capital is checked against the capitals of countries.
         ("Residents of which European capital are to vote on e-scooters?", "capital", None),
         ("What was the magnitude of the quake that struck the region?", "number", None),
+        ("What percentage of adults suffer from misophonia?", "number", "percent"),
+        ("Around what share of voters backed the plan?", "number", "percent"),
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(
@@ -256,6 +258,93 @@ def test_a_capital_is_checked_against_the_capitals_of_countries(
 def test_an_organisation_is_not_the_answer_to_who(kinds_service: AnswerService) -> None:
     answer = kinds_service.ask("Who warned that cake at work is as harmful as passive smoking?")
     assert [s.text for s in answer.short_answers] == ["Susan Jebb"]
+
+
+NAMES_AND_NUMBERS = [
+    news_article(
+        "opioids-wire",
+        "Opioid settlement",
+        "Johnson & Johnson agreed to the opioid settlement with the state on Monday. "
+        "Executives said the company admitted no wrongdoing.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "opioids-gulf",
+        "State settles",
+        "Chinese regulators watched as Johnson & Johnson agreed to the opioid settlement. "
+        "I’m glad the opioid settlement was agreed, a resident said. The executives left.",
+        THIS_WEEK,
+        "Gulf Daily",
+    ),
+    news_article(
+        "speaker-vote",
+        "Speaker elected",
+        "The speaker was elected in 2023 after 15 rounds of voting, one of the longest "
+        "contests in the history of the House.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "misophonia",
+        "Sounds that enrage",
+        "About 18% of adults suffer from misophonia, one of the researchers said in 2023.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+]
+
+
+@pytest.fixture
+def names_service(config: Config) -> Iterator[AnswerService]:
+    yield from _service_over(config, NAMES_AND_NUMBERS)
+
+
+def test_a_name_is_no_nationality_contraction_or_sentence_capital(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask("Which company agreed to the opioid settlement this week?")
+    assert [s.text for s in answer.short_answers] == ["Johnson & Johnson"]
+    texts = {c.text for c in answer.candidates}
+    # "Chinese" is an adjective, "I’m" a pronoun and "Executives" capitalised only as the
+    # first word of a sentence (the passages write "executives" elsewhere).
+    assert not texts & {"Chinese", "I’m", "I", "Executives", "Johnson"}
+
+
+def test_a_count_is_no_year_and_no_pronoun(names_service: AnswerService) -> None:
+    answer = names_service.ask("After how many rounds of voting was the speaker elected?")
+    texts = [c.text for c in answer.candidates]
+    assert texts[0] == "15 rounds"
+    assert not {"2023", "one"} & set(texts)
+
+
+def test_what_percentage_is_answered_by_a_percentage(names_service: AnswerService) -> None:
+    answer = names_service.ask("What percentage of adults suffer from misophonia?")
+    assert [c.text for c in answer.candidates] == ["18%"]
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("Russian", True),
+        ("Chinese", True),
+        ("Czech", True),
+        ("Israeli", True),
+        ("Texan", True),
+        ("Republicans", True),
+        ("French", True),  # an ISO 639-1 language name
+        ("Walgreens", False),
+        ("Rihanna", False),
+        ("Jordan", False),  # a country, not its adjective
+        ("Morgan", False),
+        ("TikTok", False),
+        ("Johnson & Johnson", False),
+    ],
+)
+def test_nationality_adjectives_come_from_place_and_language_names(
+    word: str, expected: bool
+) -> None:
+    assert is_place_adjective(word) is expected
 
 
 def test_question_words_are_never_the_answer(service: AnswerService) -> None:

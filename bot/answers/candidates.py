@@ -317,7 +317,7 @@ def find_candidates(
     # never covered in full, and what counts is which sentences come closest.
     best_coverage = max((coverage for *_, coverage in sentences), default=0.0)
     lower_case = frozenset(
-        word for *_, quote, _ in sentences for word in words(quote.text) if word.islower()
+        word for ranked in passages for word in words(ranked.hit.passage.text) if word.islower()
     )
     votes: dict[str, list[Mention]] = {}
     fits_kind: dict[str, bool] = {}

@@ -143,30 +143,23 @@ class Retriever:
 
     def _diversify(self, ranked: Sequence[RankedPassage], keep: int) -> list[RankedPassage]:
         """Maximal marginal relevance; passages nearly identical to a chosen one are dropped."""
+        if not ranked:
+            return []
         config = self._config
-        top = ranked[0].score
+        vectors = np.stack([r.vector for r in ranked])
+        # Every pair's similarity at once: one matrix product instead of a Python loop
+        # over (candidate, chosen) pairs, which cost milliseconds per question.
+        similarity = vectors @ vectors.T
+        relevance = np.array([r.score for r in ranked]) / ranked[0].score
+        redundancy = np.zeros(len(ranked))  # the closest chosen passage, at least 0
+        available = np.ones(len(ranked), dtype=bool)
         chosen: list[RankedPassage] = []
-        pool = list(ranked)
-        while pool and len(chosen) < keep:
-            best_index = 0
-            best_value = -math.inf
-            for index, candidate in enumerate(pool):
-                redundancy = max(
-                    (float(np.dot(candidate.vector, c.vector)) for c in chosen), default=0.0
-                )
-                if redundancy >= config.duplicate_similarity:
-                    continue
-                value = config.mmr_lambda * candidate.score / top - (1 - config.mmr_lambda) * max(
-                    redundancy, 0.0
-                )
-                if value > best_value:
-                    best_index, best_value = index, value
-            if best_value == -math.inf:
-                break
-            chosen.append(pool.pop(best_index))
-            pool = [
-                c
-                for c in pool
-                if float(np.dot(c.vector, chosen[-1].vector)) < config.duplicate_similarity
-            ]
+        while len(chosen) < keep and available.any():
+            value = config.mmr_lambda * relevance - (1 - config.mmr_lambda) * redundancy
+            value[~available] = -math.inf
+            best = int(np.argmax(value))  # the first of equals, as ranked
+            chosen.append(ranked[best])
+            available[best] = False
+            available &= similarity[best] < config.duplicate_similarity
+            np.maximum(redundancy, similarity[best], out=redundancy)
         return chosen
