@@ -78,6 +78,7 @@ _DATE = re.compile(
 )
 # What may precede the first word of a sentence: quote marks, brackets, dashes.
 _OPENERS = " \t\n“\"‘'([—–-"
+_LOWER_CASE_WORD = re.compile(r"(?<![\w’'])[a-z][a-z0-9’'-]*(?![\w’'])")
 # "I’m", "We're", "They'll", "Don't": a pronoun or a verb, never a name.
 _CONTRACTION = re.compile(r"[’'](?:m|re|ve|ll|d|t)$", re.IGNORECASE)
 # Titles and honorifics that start a capitalised run before the name itself
@@ -144,6 +145,7 @@ def outlet_key(article: Article) -> str:
     return f"article {article.id}"
 
 
+@functools.lru_cache(maxsize=8192)
 def _key(surface: str) -> str:
     text = surface.strip('“”"‘’ ').lower().replace("’", "'")
     text = re.sub(r"'s$", "", text)
@@ -317,7 +319,7 @@ def find_candidates(
     # never covered in full, and what counts is which sentences come closest.
     best_coverage = max((coverage for *_, coverage in sentences), default=0.0)
     lower_case = frozenset(
-        word for ranked in passages for word in words(ranked.hit.passage.text) if word.islower()
+        word for ranked in passages for word in _LOWER_CASE_WORD.findall(ranked.hit.passage.text)
     )
     votes: dict[str, list[Mention]] = {}
     fits_kind: dict[str, bool] = {}
@@ -394,13 +396,14 @@ def _tile(candidates: list[Candidate]) -> list[Candidate]:
     carries the votes of both, as AskMSR's answer tiling does."""
     by_length = sorted(candidates, key=lambda c: -len(_key(c.text).split()))
     merged: list[Candidate] = []
+    merged_keys: list[str] = []  # " key " of each merged candidate, in step with `merged`
     for candidate in by_length:
         key = f" {_key(candidate.text)} "
         host_index = next(
             (
                 i
                 for i, longer in enumerate(merged)
-                if key in f" {_key(longer.text)} "
+                if key in merged_keys[i]
                 and longer.fits >= candidate.fits
                 and longer.score >= 0.3 * candidate.score
             ),
@@ -408,6 +411,7 @@ def _tile(candidates: list[Candidate]) -> list[Candidate]:
         )
         if host_index is None:
             merged.append(candidate)
+            merged_keys.append(key)
             continue
         host = merged[host_index]
         known = {(m.quote.article.id, m.quote.start) for m in host.mentions}
