@@ -72,6 +72,24 @@ def test_passage_text_and_sentences_are_exact_spans(kb: KnowledgeBase) -> None:
             assert stored.text[span.start : span.end].strip() == stored.text[span.start : span.end]
 
 
+def test_hits_are_shown_with_the_passages_and_articles_stored(kb: KnowledgeBase) -> None:
+    long_story = " ".join(f"Sentence {i} of the long story adds fact {i}." for i in range(60))
+    kb.ingest_articles([article(1), article(2, long_story), article(3)])
+    ids = [h.passage.id for h in kb.search("story", k=20, mode="keyword")] + [999_999]
+    passages, articles = kb.store.passages_with_articles(ids)
+    assert set(passages) == set(ids) - {999_999}  # an id no longer stored is left out
+    assert len({p.article_id for p in passages.values()}) == 3
+    assert passages == kb.store.passages(ids)
+    assert articles == kb.store.articles(sorted({p.article_id for p in passages.values()}))
+    for passage in passages.values():
+        assert articles[passage.article_id].text[passage.start : passage.end] == passage.text
+    assert kb.store.passages_with_articles([]) == ({}, {})
+    sqlite = getattr(kb.store, "sqlite", None)
+    if sqlite is not None:  # also inside a read snapshot its caller holds
+        with sqlite.snapshot():
+            assert kb.store.passages_with_articles(ids) == (passages, articles)
+
+
 def test_reingest_is_idempotent_and_embeds_nothing(
     kb: KnowledgeBase, fake_embedder: HashingEmbedder
 ) -> None:

@@ -234,6 +234,11 @@ class SQLiteBackend(StorageBackend):
     def passages(self, ids: Sequence[int]) -> dict[int, Passage]:
         return self.sqlite.passages(ids)
 
+    def passages_with_articles(
+        self, ids: Sequence[int]
+    ) -> tuple[dict[int, Passage], dict[int, Article]]:
+        return self.sqlite.passages_with_articles(ids)
+
     def passages_of(self, article_id: int) -> list[Passage]:
         return self.sqlite.passages_of(article_id)
 
