@@ -286,6 +286,20 @@ NAMES_AND_NUMBERS = [
         "Wire One",
     ),
     news_article(
+        "homes-wire",
+        "Homes plan",
+        "The government announced the Green Homes Plan on Monday to insulate old houses.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "homes-post",
+        "Insulation",
+        "Ministers said the Green Homes Plan the government announced will insulate houses.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
         "misophonia",
         "Sounds that enrage",
         "About 18% of adults suffer from misophonia, one of the researchers said in 2023.",
@@ -321,6 +335,16 @@ def test_a_count_is_no_year_and_no_pronoun(names_service: AnswerService) -> None
 def test_what_percentage_is_answered_by_a_percentage(names_service: AnswerService) -> None:
     answer = names_service.ask("What percentage of adults suffer from misophonia?")
     assert [c.text for c in answer.candidates] == ["18%"]
+
+
+def test_a_name_nothing_can_check_is_no_short_answer(names_service: AnswerService) -> None:
+    answer = names_service.ask("Which plan did the government announce this week?")
+    assert expected_answer("Which plan did the government announce this week?").kind == "name"
+    # Two outlets name it, but nothing checks that a capitalised phrase is a plan: the
+    # quoted sentences answer, and the phrase is only listed as a candidate.
+    assert answer.short_answers == ()
+    assert "Green Homes Plan" in {c.text for c in answer.candidates}
+    assert "Green Homes Plan" in " ".join(c.quote for c in answer.citations)
 
 
 @pytest.mark.parametrize(
