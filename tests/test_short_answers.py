@@ -145,6 +145,10 @@ def service(config: Config) -> Iterator[AnswerService]:
         ("What was the magnitude of the quake that struck the region?", "number", None),
         ("What percentage of adults suffer from misophonia?", "number", "percent"),
         ("Around what share of voters backed the plan?", "number", "percent"),
+        # What "how many" counts is the noun, not a capitalised word before it.
+        ("How many US states have restricted the app?", "number", "states"),
+        ("Police recovered how many Cadbury Creme Eggs stolen from a lorry?", "number", "eggs"),
+        ("How many did he score?", "number", None),
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(
@@ -300,6 +304,13 @@ NAMES_AND_NUMBERS = [
         "Market Post",
     ),
     news_article(
+        "bases",
+        "Troops abroad",
+        "The US runs 12 bases in the region with 900 troops, the same as in the 2021 season.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
         "misophonia",
         "Sounds that enrage",
         "About 18% of adults suffer from misophonia, one of the researchers said in 2023.",
@@ -330,6 +341,17 @@ def test_a_count_is_no_year_and_no_pronoun(names_service: AnswerService) -> None
     texts = [c.text for c in answer.candidates]
     assert texts[0] == "15 rounds"
     assert not {"2023", "one"} & set(texts)
+
+
+def test_a_count_written_with_the_asked_unit_outweighs_a_bare_number(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask("How many troops does the US keep in the region?")
+    scores = {c.text: c.score for c in answer.candidates}
+    assert answer.candidates[0].text == "900 troops"
+    # A bare number of the same sentence is weighed down.
+    assert scores["12"] < scores["900 troops"]
+    assert not any("2021" in t for t in scores)  # a year, even with the unit after it
 
 
 def test_what_percentage_is_answered_by_a_percentage(names_service: AnswerService) -> None:

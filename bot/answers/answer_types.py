@@ -75,7 +75,8 @@ _HOW_NUMBER = re.compile(
 _PERCENTAGE = re.compile(
     r"\b(?:what|which|by how much of a) (?:percentage|percent|share|proportion)\b", re.IGNORECASE
 )
-_HOW_MANY_UNIT = re.compile(r"\bhow many\s+([^\W\d_]+)", re.IGNORECASE)
+_HOW_MANY_WORDS = re.compile(r"\bhow many\s+((?:[\w’'.-]+\s*){1,5})", re.IGNORECASE)
+_VERB_FORM = re.compile(r"(?:ed|en|ing)$")
 _WHEN = re.compile(r"\bwhen\b|\bwhat time\b", re.IGNORECASE)
 _WHERE = re.compile(r"\bwhere\b", re.IGNORECASE)
 _WHO = re.compile(r"\bwho(?:m|se)?\b", re.IGNORECASE)
@@ -131,8 +132,7 @@ def expected_answer(question: str) -> ExpectedAnswer:
     if _PERCENTAGE.search(text):
         return ExpectedAnswer("number", "percent")
     if _HOW_NUMBER.search(text):
-        unit = _HOW_MANY_UNIT.search(text)
-        return ExpectedAnswer("number", unit.group(1).lower() if unit else None)
+        return ExpectedAnswer("number", _unit_counted(text))
     which = list(_WHICH_NOUN.finditer(text))
     for match in which:
         kind = _head_noun_kind(match.group(1))
@@ -153,6 +153,24 @@ def expected_answer(question: str) -> ExpectedAnswer:
         return ExpectedAnswer("name")
     # "What did the mediators propose?", "Why...", "How did...": no single phrase answers.
     return ExpectedAnswer("none")
+
+
+def _unit_counted(question: str) -> str | None:
+    """What "how many" counts: "how many seasons" -> "seasons", "how many US states" ->
+    "states", "how many Cadbury Creme Eggs stolen" -> "eggs"; None for "how many did"."""
+    match = _HOW_MANY_WORDS.search(question)
+    if match is None:
+        return None
+    named: str | None = None  # the last of the capitalised words before the noun
+    for word in match.group(1).split():
+        if word[0].isupper() or word[0].isdigit():
+            named = word
+            continue
+        if word.lower() in _FUNCTION_WORDS or (named and _VERB_FORM.search(word)):
+            break
+        return word.lower()
+    # "US" and "UK" qualify a noun; "Eggs" is one.
+    return named.lower() if named and not named.isupper() and named.isalpha() else None
 
 
 def noun_kind(noun: str) -> AnswerKind | None:

@@ -97,6 +97,8 @@ _MIN_COVERAGE = 0.25
 _BASE_MATCH = 0.3
 _RANK_DECAY = 0.1
 _DATE_WEIGHTS = {True: 1.0, None: 0.7, False: 0.3}
+# The vote of a number written without the unit the question counts ("how many troops").
+_BARE_COUNT = 0.5
 # How much an outlet's other articles add to its best one.
 _OTHER_ARTICLES = 0.3
 _MAX_SENTENCE_WORDS = 80
@@ -217,13 +219,13 @@ def _spans(
                 if _PERCENT.search(surface):
                     yield surface  # "what percentage": 18%, never "one" or "2011"
                 continue
+            if kind == "number" and (
+                _YEAR.fullmatch(surface) or (surface.lower() == "one" and _PRONOUN_ONE.match(after))
+            ):
+                continue  # "in 2013", "the 2021 season": a date, not a count; "one of": a pronoun
             counted_in = bool(expected.unit) and _unit_follows(after, expected.unit or "")
             if counted_in or (kind == "money" and _MONEY_UNIT.match(after)):
                 surface = f"{surface} {words(after)[0]}"
-            elif kind == "number" and (
-                _YEAR.fullmatch(surface) or (surface.lower() == "one" and _PRONOUN_ONE.match(after))
-            ):
-                continue  # "in 2013" is a date, not a count; "one of the" is a pronoun
             yield surface
         return
     if kind == "date":
@@ -244,6 +246,14 @@ def _spans(
             for size in range(min(len(tokens), 4) - 1, 0, -1):
                 for start in range(len(tokens) - size + 1):
                     yield " ".join(tokens[start : start + size])
+
+
+def _counts_other(surface: str, expected: ExpectedAnswer) -> bool:
+    """Whether a number mined for "how many <unit>" is written without that unit."""
+    if expected.kind != "number" or expected.unit in (None, "percent"):
+        return False
+    last = words(surface)[-1:]
+    return not last or stem(last[0]) != stem(expected.unit or "")
 
 
 def _unit_follows(after: str, unit: str) -> bool:
@@ -343,8 +353,11 @@ def find_candidates(
             if expected.strict and not fits:
                 continue
             counted.add(key)
+            # "How many troops" is answered by "900 troops" more surely than by a bare
+            # number of the same sentence, which may count something else.
+            unit_weight = _BARE_COUNT if _counts_other(surface, expected) else 1.0
             votes.setdefault(key, []).append(
-                Mention(quote, surface, weight, outlet_key(article), ranked.in_window)
+                Mention(quote, surface, weight * unit_weight, outlet_key(article), ranked.in_window)
             )
     candidates = [_candidate(mentions, fits_kind[key]) for key, mentions in votes.items()]
     candidates = _tile(candidates)
