@@ -175,6 +175,9 @@ def test_the_question_says_what_kind_of_answer_it_wants(
         ("Nairobi", "capital", True),
         ("Marseille", "capital", False),
         ("Marseille", "city", True),
+        # A capital is a city and a place however small ("Vatican City": 800 people).
+        ("Vatican City", "city", True),
+        ("Vatican City", "place", True),
     ],
 )
 def test_places_come_from_offline_gazetteers(name: str, kind: str, expected: bool) -> None:

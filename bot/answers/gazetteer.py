@@ -132,8 +132,9 @@ def is_place(name: str, kind: PlaceKind) -> bool:
         return key in _countries()
     if kind == "state":
         return key in _states()
+    # A country's capital is a city however few live there ("Vatican City", "Valletta").
     if kind == "city":
-        return key in _cities()
+        return key in _cities() or key in _capitals()
     if kind == "capital":
         return key in _capitals()
-    return key in _countries() or key in _states() or key in _cities()
+    return key in _countries() or key in _states() or key in _cities() or key in _capitals()
