@@ -68,12 +68,11 @@ for _kind, _nouns in {
 
 _HOW_MUCH = re.compile(r"\bhow much\b", re.IGNORECASE)
 _HOW_NUMBER = re.compile(
-    r"\bhow (?:many|old|long|far|tall|high|big|large|fast)\b|\bwhat (?:percentage|percent|"
-    r"number|share|proportion|age)\b|\bby how\b",
+    r"\bhow (?:many|old|long|far|tall|high|big|large|fast)\b|\bwhat (?:number|age)\b|\bby how\b",
     re.IGNORECASE,
 )
 _PERCENTAGE = re.compile(
-    r"\b(?:what|which|by how much of a) (?:percentage|percent|share|proportion)\b", re.IGNORECASE
+    r"\b(?:what|which) (?:percentage|percent|share|proportion)\b", re.IGNORECASE
 )
 _HOW_MANY_WORDS = re.compile(r"\bhow many\s+((?:[\w’'.-]+\s*){1,5})", re.IGNORECASE)
 _VERB_FORM = re.compile(r"(?:ed|en|ing)$")

@@ -328,8 +328,15 @@ def find_candidates(
     # A sentence's match is judged against the best sentence found: a long question is
     # never covered in full, and what counts is which sentences come closest.
     best_coverage = max((coverage for *_, coverage in sentences), default=0.0)
-    lower_case = frozenset(
-        word for ranked in passages for word in _LOWER_CASE_WORD.findall(ranked.hit.passage.text)
+    # Only names are mined from capitalised runs: numbers and dates need no such words.
+    lower_case = (
+        frozenset()
+        if expected.kind in ("number", "money", "date")
+        else frozenset(
+            word
+            for ranked in passages
+            for word in _LOWER_CASE_WORD.findall(ranked.hit.passage.text)
+        )
     )
     votes: dict[str, list[Mention]] = {}
     fits_kind: dict[str, bool] = {}
@@ -409,14 +416,13 @@ def _tile(candidates: list[Candidate]) -> list[Candidate]:
     carries the votes of both, as AskMSR's answer tiling does."""
     by_length = sorted(candidates, key=lambda c: -len(_key(c.text).split()))
     merged: list[Candidate] = []
-    merged_keys: list[str] = []  # " key " of each merged candidate, in step with `merged`
     for candidate in by_length:
         key = f" {_key(candidate.text)} "
         host_index = next(
             (
                 i
                 for i, longer in enumerate(merged)
-                if key in merged_keys[i]
+                if key in f" {_key(longer.text)} "
                 and longer.fits >= candidate.fits
                 and longer.score >= 0.3 * candidate.score
             ),
@@ -424,7 +430,6 @@ def _tile(candidates: list[Candidate]) -> list[Candidate]:
         )
         if host_index is None:
             merged.append(candidate)
-            merged_keys.append(key)
             continue
         host = merged[host_index]
         known = {(m.quote.article.id, m.quote.start) for m in host.mentions}

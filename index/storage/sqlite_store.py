@@ -513,18 +513,7 @@ class SQLiteStore:
             )
             .fetchall()
         )
-        return {
-            int(r[0]): Passage(
-                id=int(r[0]),
-                article_id=int(r[1]),
-                ordinal=int(r[2]),
-                start=int(r[3]),
-                end=int(r[4]),
-                text=str(r[6]),
-                sentences=tuple(Span(int(a), int(b)) for a, b in json.loads(r[5])),
-            )
-            for r in rows
-        }
+        return {int(r[0]): _passage_from_row(r, str(r[6])) for r in rows}
 
     @sqlite_errors
     def passages_with_articles(
@@ -548,21 +537,11 @@ class SQLiteStore:
                 list(ids),
             ).fetchall()
             articles = self.articles(sorted({int(r[1]) for r in rows}))
-        passages: dict[int, Passage] = {}
-        for r in rows:
-            article = articles.get(int(r[1]))
-            if article is None:
-                continue
-            start, end = int(r[3]), int(r[4])
-            passages[int(r[0])] = Passage(
-                id=int(r[0]),
-                article_id=article.id,
-                ordinal=int(r[2]),
-                start=start,
-                end=end,
-                text=article.text[start:end],
-                sentences=tuple(Span(int(a), int(b)) for a, b in json.loads(r[5])),
-            )
+        passages = {
+            int(r[0]): _passage_from_row(r, article.text[int(r[3]) : int(r[4])])
+            for r in rows
+            if (article := articles.get(int(r[1]))) is not None
+        }
         return passages, articles
 
     @sqlite_errors
@@ -650,3 +629,16 @@ class SQLiteStore:
             .fetchall()
         )
         return [(str(r[0]), int(r[1])) for r in rows]
+
+
+def _passage_from_row(row: Sequence[object], text: str) -> Passage:
+    """A passage from a row of (id, article_id, ordinal, start, end, sentences JSON)."""
+    return Passage(
+        id=int(str(row[0])),
+        article_id=int(str(row[1])),
+        ordinal=int(str(row[2])),
+        start=int(str(row[3])),
+        end=int(str(row[4])),
+        text=text,
+        sentences=tuple(Span(int(a), int(b)) for a, b in json.loads(str(row[5]))),
+    )
