@@ -17,7 +17,7 @@ from fakes import HashingEmbedder
 from bot.answers.answer_types import expected_answer
 from bot.answers.citations import CitationError, verify
 from bot.answers.drafting import MISSING_KIND_PENALTY, SHORT_ANSWER_BONUS, confidence_of
-from bot.answers.gazetteer import is_place, is_place_adjective
+from bot.answers.gazetteer import is_adjective_of, is_place, is_place_adjective
 from bot.answers.models import Evidence, answer_from_dict, answer_to_dict
 from bot.answers.service import AnswerService
 from bot.answers.short_answer import headline
@@ -314,6 +314,44 @@ NAMES_AND_NUMBERS = [
         "Wire One",
     ),
     news_article(
+        "awards-wire",
+        "Globes 2024",
+        "'Harbour Lights' wins best comedy at the Globes 2024 ceremony. "
+        "Maria Delgado won best actress in a comedy at the Globes for her role.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "awards-post",
+        "Night of the Globes",
+        "'Harbour Lights' won best comedy, and the best actress in a comedy award at the "
+        "Globes 2024 went to Maria Delgado. \u201cHarbour Lights\u201d also won best comedy score.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
+        "awards-gulf",
+        "Globes 2024 winners",
+        "Best actress in a comedy at the Globes 2024: 'Harbour Lights' star wins.",
+        THIS_WEEK,
+        "Gulf Daily",
+    ),
+    news_article(
+        "bases-russia",
+        "Weapons moved",
+        "Russia will station Russian nuclear weapons in Belarus, its neighbouring country, "
+        "officials in Russia said. Belarus agreed on Monday.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "bases-russia-post",
+        "Belarus to host weapons",
+        "Russia said its nuclear weapons will be stationed in neighbouring Belarus.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
         "misophonia",
         "Sounds that enrage",
         "About 18% of adults suffer from misophonia, one of the researchers said in 2023.",
@@ -370,6 +408,47 @@ def test_a_name_nothing_can_check_is_no_short_answer(names_service: AnswerServic
     assert answer.short_answers == ()
     assert "Green Homes Plan" in {c.text for c in answer.candidates}
     assert "Green Homes Plan" in " ".join(c.quote for c in answer.citations)
+
+
+def test_a_title_in_quotes_or_a_name_with_a_number_is_no_person(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask("Who won best actress in a comedy at the Globes this week?")
+    # Three outlets name the film, in quotation marks: a work, no one's name.
+    assert not any("Harbour Lights" in c.text for c in answer.candidates)
+    # "Globes 2024" is backed by three outlets too, but a name with a number is an
+    # event's: it is weighed as a name of another kind, and the actress is the answer.
+    assert [s.text for s in answer.short_answers] == ["Maria Delgado"]
+
+
+def test_a_place_the_question_names_by_its_adjective_is_not_the_answer(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask(
+        "In which neighbouring country will Russian nuclear weapons be stationed?"
+    )
+    texts = [c.text for c in answer.candidates]
+    assert "Russia" not in texts
+    assert [s.text for s in answer.short_answers] == ["Belarus"]
+
+
+@pytest.mark.parametrize(
+    ("adjective", "place", "expected"),
+    [
+        ("Russian", "Russia", True),
+        ("Chinese", "China", True),
+        ("Texans", "Texas", True),
+        ("Australian", "Australia", True),
+        ("Australian", "Austria", False),  # it shares more with Australia
+        ("Russia", "Russia", False),  # the name itself is left to the echo check
+        ("Georgian", "Russia", False),
+        ("Russian", "Belarus", False),
+    ],
+)
+def test_a_place_adjective_belongs_to_the_place_it_shares_most_with(
+    adjective: str, place: str, expected: bool
+) -> None:
+    assert is_adjective_of(adjective, place) is expected
 
 
 @pytest.mark.parametrize(

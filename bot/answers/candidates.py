@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from bot.answers.answer_types import ExpectedAnswer, noun_kind
 from bot.answers.citations import Quote
 from bot.answers.extractive import TermWeights
-from bot.answers.gazetteer import is_place, is_place_adjective
+from bot.answers.gazetteer import is_adjective_of, is_place, is_place_adjective
 from bot.answers.retrieval import RankedPassage
 from bot.answers.text import stem, stems, word_count, words
 from index import Article
@@ -57,6 +57,9 @@ _NAME_SPAN = re.compile(
     rf"(?:{_CAP_WORD}|\d+\b))*"
 )
 _QUOTED = re.compile(r"[“\"‘]([A-Z0-9][^“”\"‘’]{0,60}?)[”\"’](?!\w)")
+# A phrase between straight single quotes, as headlines quote titles ("'Banshees of
+# Inisherin' wins"): the opening mark follows no letter, so "Carmichael's" is no quote.
+_SINGLE_QUOTED = re.compile(r"(?<![\w’'])'([A-Z0-9][^'\n]{0,60}?)'(?![\w’'])")
 _SPELLED = (
     "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
     "fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
@@ -234,11 +237,25 @@ def _spans(
         return
     for match in _QUOTED.finditer(sentence):
         inner = match.group(1).strip()
-        if 1 <= len(inner.split()) <= 8:
+        if 1 <= len(inner.split()) <= 8 and not (kind == "person" and _is_title(inner)):
             yield match.group(0) if kind in ("title", "name") else inner
+    # A title in quotation marks ("'Banshees of Inisherin' wins best comedy") names a
+    # work, not a person, even where one of its words could be a name.
+    titles = (
+        [
+            _key(match.group(1))
+            for pattern in (_QUOTED, _SINGLE_QUOTED)
+            for match in pattern.finditer(sentence)
+            if _is_title(match.group(1))
+        ]
+        if kind == "person"
+        else []
+    )
     for span in _name_spans(sentence, lower_case):
         if expected.kind in _NAMED_KINDS and is_place_adjective(span):
             continue  # "Russian", "Chinese", "Republicans": no one's name
+        if titles and any(f" {_key(span)} " in f" {title} " for title in titles):
+            continue
         yield span
         if kind in ("country", "state", "city", "capital", "place"):
             # "South Carolina Gov" or "Paris-based": the place may be part of a longer run.
@@ -246,6 +263,15 @@ def _spans(
             for size in range(min(len(tokens), 4) - 1, 0, -1):
                 for start in range(len(tokens) - size + 1):
                     yield " ".join(tokens[start : start + size])
+
+
+def _is_title(phrase: str) -> bool:
+    """Whether a quoted phrase is written as a title: every word capitalised but short
+    connectors ("Everything Everywhere All at Once"), unlike quoted speech."""
+    tokens = phrase.split()
+    return bool(tokens) and all(
+        not token[0].isalpha() or token[0].isupper() or len(token) <= 3 for token in tokens
+    )
 
 
 def _counts_other(surface: str, expected: ExpectedAnswer) -> bool:
@@ -276,6 +302,8 @@ def _fits(surface: str, expected: ExpectedAnswer) -> bool:
         return (
             not surface.startswith(("“", '"', "‘"))
             and not surface.isupper()
+            # "Golden Globes 2023", "Apollo 11": no one's name holds a number.
+            and not any(character.isdigit() for character in surface)
             and not is_place(name, "place")
             # "Food Standards Agency", "Supreme Court": a name ending in such a noun is
             # an organisation's.
@@ -324,6 +352,7 @@ def find_candidates(
     if expected.kind == "none":
         return []
     question_stems = stems(question)
+    question_words = frozenset(w.lower() for w in words(question))
     sentences = list(_sentences(passages, weights))
     # A sentence's match is judged against the best sentence found: a long question is
     # never covered in full, and what counts is which sentences come closest.
@@ -354,6 +383,8 @@ def find_candidates(
             key = _key(surface)
             if key in counted or _is_question_echo(surface, question_stems):
                 continue
+            if any(is_adjective_of(word, key) for word in question_words):
+                continue  # "which country near Russian forces": Russia is in the question
             if _is_noise(surface, expected, article):
                 continue
             fits = fits_kind.setdefault(key, _fits(surface, expected))

