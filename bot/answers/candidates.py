@@ -322,7 +322,7 @@ def _is_date(surface: str) -> bool:
     return dateparser.parse(surface, languages=["en"]) is not None
 
 
-def _is_question_echo(surface: str, question_stems: set[str]) -> bool:
+def _is_question_echo(surface: str, question_stems: frozenset[str]) -> bool:
     """Whether every word of the candidate is a word of the question (or a stop word)."""
     content = [w for w in words(surface) if w.lower() not in STOPWORDS]
     if not content:
@@ -352,7 +352,8 @@ def find_candidates(
     if expected.kind == "none":
         return []
     question_stems = stems(question)
-    question_words = frozenset(w.lower() for w in words(question))
+    # Nationality words of the question ("Russian"): the places they name are echoes too.
+    question_adjectives = [w for w in dict.fromkeys(words(question)) if is_place_adjective(w)]
     sentences = list(_sentences(passages, weights))
     # A sentence's match is judged against the best sentence found: a long question is
     # never covered in full, and what counts is which sentences come closest.
@@ -383,7 +384,7 @@ def find_candidates(
             key = _key(surface)
             if key in counted or _is_question_echo(surface, question_stems):
                 continue
-            if any(is_adjective_of(word, key) for word in question_words):
+            if any(is_adjective_of(word, key) for word in question_adjectives):
                 continue  # "which country near Russian forces": Russia is in the question
             if _is_noise(surface, expected, article):
                 continue

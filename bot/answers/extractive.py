@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from dataclasses import dataclass
 
 from bot.answers.citations import Quote
@@ -59,7 +59,7 @@ class TermWeights:
                 weights.setdefault(stem(term), 0.5 * rarity(term))
         return cls(weights, own_total)
 
-    def coverage(self, sentence_terms: set[str]) -> float:
+    def coverage(self, sentence_terms: Set[str]) -> float:
         """The share of the question a sentence covers; context terms add to it, up to 1,
         but never dilute it, so a follow-up is not judged by its predecessors' words."""
         total = self.own_total or sum(self.weights.values())

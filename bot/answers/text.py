@@ -61,9 +61,12 @@ def stem(word: str) -> str:
     return w
 
 
-def stems(text: str) -> set[str]:
+# An answer weighs each retrieved sentence twice (as a quote, and for the candidates it
+# holds), and a conversation's follow-ups weigh the same passages again.
+@functools.lru_cache(maxsize=8192)
+def stems(text: str) -> frozenset[str]:
     """The stems of every word of `text`: what two texts are compared by."""
-    return {stem(word) for word in words(text)}
+    return frozenset(stem(word) for word in words(text))
 
 
 def content_terms(text: str) -> list[str]:
