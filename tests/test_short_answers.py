@@ -352,6 +352,20 @@ NAMES_AND_NUMBERS = [
         "Market Post",
     ),
     news_article(
+        "reactor-wire",
+        "Moon reactor funded",
+        "The UK Space Agency gave Rolls-Royce funding to build a nuclear reactor on the Moon.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "reactor-post",
+        "Reactor on the Moon",
+        "Rolls-Royce won funding from the UK Space Agency for a small nuclear reactor.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
         "misophonia",
         "Sounds that enrage",
         "About 18% of adults suffer from misophonia, one of the researchers said in 2023.",
@@ -430,6 +444,17 @@ def test_a_place_the_question_names_by_its_adjective_is_not_the_answer(
     texts = [c.text for c in answer.candidates]
     assert "Russia" not in texts
     assert [s.text for s in answer.short_answers] == ["Belarus"]
+
+
+def test_a_name_the_question_writes_with_dots_is_still_the_question(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask(
+        "Which company received funding from the U.K. Space Agency for a nuclear reactor?"
+    )
+    # "U.K." in the question and "UK" in the articles are one word.
+    assert "UK Space Agency" not in {c.text for c in answer.candidates}
+    assert [s.text for s in answer.short_answers] == ["Rolls-Royce"]
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ _NUMBER = re.compile(
     rf"|\b(?:{_SPELLED})\b{_SCALE}",
     re.IGNORECASE,
 )
+_DOTTED_ACRONYM = re.compile(r"\b(?:[A-Z]\.){1,3}[A-Z]\b\.?")
 _PERCENT = re.compile(r"%|\bper ?cent\b", re.IGNORECASE)
 _YEAR = re.compile(r"(?:1[89]|20)\d{2}")
 _PRONOUN_ONE = re.compile(r"\s+of\b", re.IGNORECASE)
@@ -322,9 +323,14 @@ def _is_date(surface: str) -> bool:
     return dateparser.parse(surface, languages=["en"]) is not None
 
 
+def _collapse_acronyms(text: str) -> str:
+    """ "U.K." as "UK", "U.S" as "US": one word however an outlet dots it."""
+    return _DOTTED_ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)
+
+
 def _is_question_echo(surface: str, question_stems: frozenset[str]) -> bool:
     """Whether every word of the candidate is a word of the question (or a stop word)."""
-    content = [w for w in words(surface) if w.lower() not in STOPWORDS]
+    content = [w for w in words(_collapse_acronyms(surface)) if w.lower() not in STOPWORDS]
     if not content:
         return True
     return all(stem(w) in question_stems for w in content)
@@ -351,7 +357,7 @@ def find_candidates(
     """The best `limit` candidate answers of the expected kind, strongest first."""
     if expected.kind == "none":
         return []
-    question_stems = stems(question)
+    question_stems = stems(_collapse_acronyms(question))
     # Nationality words of the question ("Russian"): the places they name are echoes too.
     question_adjectives = [w for w in dict.fromkeys(words(question)) if is_place_adjective(w)]
     sentences = list(_sentences(passages, weights))
