@@ -67,6 +67,7 @@ bench: $(STAMP)
 	$(PY) bench/discord_load.py
 	$(PY) bench/feeds.py
 	$(PY) bench/calibrate_decline.py
+	$(PY) bench/answer_ceiling.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
