@@ -332,7 +332,8 @@ NAMES_AND_NUMBERS = [
     news_article(
         "awards-gulf",
         "Globes 2024 winners",
-        "Best actress in a comedy at the Globes 2024: 'Harbour Lights' star wins.",
+        "Best actress in a comedy at the Globes 2024: 'Harbour Lights' star wins. "
+        "'Harbour Lights,' Maria Delgado: who won best comedy and best actress in a comedy.",
         THIS_WEEK,
         "Gulf Daily",
     ),

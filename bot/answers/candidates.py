@@ -244,7 +244,7 @@ def _spans(
     # work, not a person, even where one of its words could be a name.
     titles = (
         [
-            _key(match.group(1))
+            _word_key(match.group(1))
             for pattern in (_QUOTED, _SINGLE_QUOTED)
             for match in pattern.finditer(sentence)
             if _is_title(match.group(1))
@@ -255,7 +255,7 @@ def _spans(
     for span in _name_spans(sentence, lower_case):
         if expected.kind in _NAMED_KINDS and is_place_adjective(span):
             continue  # "Russian", "Chinese", "Republicans": no one's name
-        if titles and any(f" {_key(span)} " in f" {title} " for title in titles):
+        if titles and any(f" {_word_key(span)} " in f" {title} " for title in titles):
             continue
         yield span
         if kind in ("country", "state", "city", "capital", "place"):
@@ -264,6 +264,12 @@ def _spans(
             for size in range(min(len(tokens), 4) - 1, 0, -1):
                 for start in range(len(tokens) - size + 1):
                     yield " ".join(tokens[start : start + size])
+
+
+def _word_key(phrase: str) -> str:
+    """A phrase's words, lower-cased, without its punctuation ("The Fabelmans," ->
+    "the fabelmans"): how a name is looked for inside a quoted title."""
+    return " ".join(words(phrase)).lower()
 
 
 def _is_title(phrase: str) -> bool:
