@@ -39,6 +39,24 @@ class Clock:
         return self.now
 
 
+class HeldIngest:
+    """Stands in for `KnowledgeBase.ingest_articles`: says when an ingest has started and
+    holds it until released, so a test can act while a pass is mid-ingest."""
+
+    def __init__(self, kb: KnowledgeBase, log: list[str] | None = None) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self._ingest = kb.ingest_articles
+        self._log = log if log is not None else []
+
+    def __call__(self, articles: Iterable[ParsedArticle]) -> Any:
+        batch = list(articles)  # counted and ingested: an iterator is read once
+        self.started.set()
+        assert self.release.wait(30)
+        self._log.append(f"ingest of {len(batch)}")
+        return self._ingest(batch)
+
+
 @pytest.fixture
 def poll_kb(config: Config, fake_embedder: object) -> Iterator[KnowledgeBase]:
     from index import Embedder
@@ -129,16 +147,8 @@ def test_a_stop_during_an_ingest_lets_it_commit_and_the_next_poll_takes_nothing_
 ) -> None:
     clock = Clock()
     feeds = follow_feed(poll_kb, local_http, clock)
-    ingesting = threading.Event()
-    release = threading.Event()
-    real_ingest = poll_kb.ingest_articles
-
-    def held_ingest(articles: Iterable[ParsedArticle]) -> Any:
-        ingesting.set()
-        assert release.wait(30)
-        return real_ingest(articles)
-
-    monkeypatch.setattr(poll_kb, "ingest_articles", held_ingest)
+    held = HeldIngest(poll_kb)
+    monkeypatch.setattr(poll_kb, "ingest_articles", held)
     lines: list[str] = []
 
     async def main() -> None:
@@ -148,11 +158,11 @@ def test_a_stop_during_an_ingest_lets_it_commit_and_the_next_poll_takes_nothing_
                 poll_kb, feeds, poll_kb.config, stop=stop, say=lines.append, clock=clock
             )
         )
-        assert await asyncio.to_thread(ingesting.wait, 30)
+        assert await asyncio.to_thread(held.started.wait, 30)
         stop.set()
         while not lines:  # the poller has seen the stop and cancelled the pass
             await asyncio.sleep(0.01)
-        release.set()
+        held.release.set()
         await asyncio.wait_for(running, 30)
 
     asyncio.run(main())
@@ -177,28 +187,19 @@ def test_a_pass_asked_for_while_the_background_pass_runs_waits_for_it(
 ) -> None:
     clock = Clock()
     feeds = follow_feed(poll_kb, local_http, clock)
-    ingesting = threading.Event()
-    release = threading.Event()
-    real_ingest = poll_kb.ingest_articles
     order: list[str] = []
-
-    def held_ingest(articles: Iterable[ParsedArticle]) -> Any:
-        ingesting.set()
-        assert release.wait(30)
-        order.append(f"ingest of {len(list(articles))}")
-        return real_ingest(articles)
-
-    monkeypatch.setattr(poll_kb, "ingest_articles", held_ingest)
+    held = HeldIngest(poll_kb, order)
+    monkeypatch.setattr(poll_kb, "ingest_articles", held)
 
     async def main() -> None:
         async with Fetcher(poll_kb.config.fetch) as fetcher:
             schedule = FeedPollLoop(FeedPoller(poll_kb, feeds, fetcher, poll_kb.config), feeds)
             first = asyncio.create_task(schedule.poll())
-            assert await asyncio.to_thread(ingesting.wait, 30)
+            assert await asyncio.to_thread(held.started.wait, 30)
             second = asyncio.create_task(schedule.poll())
             await asyncio.sleep(0.05)
             assert not second.done()  # waiting for the first pass, not polling beside it
-            release.set()
+            held.release.set()
             assert (await first).new == 2
             order.append("first done")
             report = await second
@@ -206,6 +207,7 @@ def test_a_pass_asked_for_while_the_background_pass_runs_waits_for_it(
 
     asyncio.run(asyncio.wait_for(main(), 60))
     assert order == ["ingest of 2", "first done"]
+    assert poll_kb.article_count() == 2  # the held ingest stored what it was given
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
