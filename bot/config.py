@@ -21,7 +21,7 @@ class AnswerConfig(ConfigSection):
         "sentences; the written answer's limit too)",
     )
     candidates: int = Field(
-        default=80, ge=5, le=500, description="passages retrieved before diversity"
+        default=40, ge=5, le=500, description="passages retrieved before diversity"
     )
     passages: int = Field(
         default=10, ge=1, le=50, description="passages kept (after diversity) to answer from"
