@@ -20,7 +20,7 @@ import discord
 import pytest
 from fake_discord import fixtures
 from fake_discord.client import run_client
-from fake_discord.records import Action
+from fake_discord.records import Action, wait_until
 from fake_discord.server import FakeDiscord
 from fakes import HashingEmbedder, ScriptedModel, ScriptedStream
 from test_discord_bot import make_backend, make_config
@@ -345,8 +345,14 @@ def test_ask_shows_checked_sentences_as_they_come_then_the_answer(
                 shown.append(edit)
             check_stream(shown, edit, expected, stamps)
             await handle.expect_nothing(0.3, "followup", "followup_edit")
-            stored = client.backend.state.answer_for_message(int(str(first.message_id)))
-            assert stored is not None and stored.answer.text == expected.text
+            # The bot notes the message once Discord has answered its request, which may
+            # be after the test saw the message: wait for the note, not for a time.
+            stored = await wait_until(
+                lambda: client.backend.state.answer_for_message(int(str(first.message_id))),
+                timeout=30,
+                what="the answer's message to be noted",
+            )
+            assert stored.answer.text == expected.text
 
     asyncio.run(asyncio.wait_for(main(), timeout=90))
 

@@ -32,6 +32,7 @@ from conftest import SEED
 from corpus import CORPUS, news_article
 from fake_discord import fixtures
 from fake_discord.client import run_client
+from fake_discord.records import wait_until
 from fake_discord.server import FakeDiscord
 from fakes import HashingEmbedder
 from real_llm import LlamaServer
@@ -561,6 +562,15 @@ def test_discord_ask_with_the_real_model_pings_no_one_and_shows_checked_text(
                 followup = await handle.next("followup_edit", timeout=620)
             shown["embeds"] = followup.embeds
             shown["allowed_mentions"] = followup.allowed_mentions
+            # The bot notes which message shows the answer once Discord has answered its
+            # request; the test's copy of the message can arrive first. Closing the client
+            # before the note is written would cut the request it waits on.
+            message_id = int(str(shown["message_id"]))
+            await wait_until(
+                lambda: client.backend.state.answer_for_message(message_id) is not None,
+                timeout=30,
+                what="the answer's message to be noted",
+            )
 
     asyncio.run(asyncio.wait_for(main(), timeout=660))
     text = json.dumps(shown["embeds"], ensure_ascii=False)
