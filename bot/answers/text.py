@@ -62,8 +62,9 @@ def stem(word: str) -> str:
 
 
 # An answer weighs each retrieved sentence twice (as a quote, and for the candidates it
-# holds), and a conversation's follow-ups weigh the same passages again.
-@functools.lru_cache(maxsize=8192)
+# holds), and a conversation's follow-ups weigh the same passages again. A few hundred
+# sentences make an answer: 2,048 entries hold several, in a few MB.
+@functools.lru_cache(maxsize=2048)
 def stems(text: str) -> frozenset[str]:
     """The stems of every word of `text`: what two texts are compared by."""
     return frozenset(stem(word) for word in words(text))
