@@ -236,7 +236,8 @@ def _spans(
         for match in _DATE.finditer(sentence):
             yield match.group(0)
         return
-    for match in _QUOTED.finditer(sentence):
+    quoted = list(_QUOTED.finditer(sentence))
+    for match in quoted:
         inner = match.group(1).strip()
         if 1 <= len(inner.split()) <= 8 and not (kind == "person" and _is_title(inner)):
             yield match.group(0) if kind in ("title", "name") else inner
@@ -244,9 +245,8 @@ def _spans(
     # work, not a person, even where one of its words could be a name.
     titles = (
         [
-            _word_key(match.group(1))
-            for pattern in (_QUOTED, _SINGLE_QUOTED)
-            for match in pattern.finditer(sentence)
+            f" {_word_key(match.group(1))} "
+            for match in (*quoted, *_SINGLE_QUOTED.finditer(sentence))
             if _is_title(match.group(1))
         ]
         if kind == "person"
@@ -255,8 +255,10 @@ def _spans(
     for span in _name_spans(sentence, lower_case):
         if expected.kind in _NAMED_KINDS and is_place_adjective(span):
             continue  # "Russian", "Chinese", "Republicans": no one's name
-        if titles and any(f" {_word_key(span)} " in f" {title} " for title in titles):
-            continue
+        if titles:
+            key = f" {_word_key(span)} "
+            if any(key in title for title in titles):
+                continue
         yield span
         if kind in ("country", "state", "city", "capital", "place"):
             # "South Carolina Gov" or "Paris-based": the place may be part of a longer run.
