@@ -367,6 +367,41 @@ NAMES_AND_NUMBERS = [
         "Market Post",
     ),
     news_article(
+        "rent-wire",
+        "Landlord sues",
+        "The landlord sued Twitter owner Elon Musk over unpaid rent at its city offices.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "rent-post",
+        "Rent lawsuit",
+        "Elon Musk faces a lawsuit over unpaid rent at the offices, the landlord said.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
+        "rent-gulf",
+        "Musk answers",
+        "Musk said the lawsuit against Twitter over unpaid rent at the offices was baseless.",
+        THIS_WEEK,
+        "Gulf Daily",
+    ),
+    news_article(
+        "trade-wire",
+        "Trade request",
+        "The team Baltimore Ravens said quarterback Lamar Jackson requested a trade.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "trade-post",
+        "Fans react",
+        "Baltimore Ravens fans were stunned by the trade request made this week.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
         "misophonia",
         "Sounds that enrage",
         "About 18% of adults suffer from misophonia, one of the researchers said in 2023.",
@@ -434,6 +469,29 @@ def test_a_title_in_quotes_or_a_name_with_a_number_is_no_person(
     # "Globes 2024" is backed by three outlets too, but a name with a number is an
     # event's: it is weighed as a name of another kind, and the actress is the answer.
     assert [s.text for s in answer.short_answers] == ["Maria Delgado"]
+
+
+def test_a_name_introduced_by_a_persons_role_is_no_organisation(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask("Which company is being sued over unpaid rent at its offices?")
+    # Three outlets name Elon Musk, two Twitter; but one calls him "Twitter owner Elon
+    # Musk", and a person is no company (nor "Musk", his surname).
+    assert answer.candidates[0].text == "Twitter"
+    # "Musk said" is the same person, counted with his full name.
+    assert "Musk" not in {c.text for c in answer.candidates}
+    assert next(c for c in answer.candidates if c.text == "Elon Musk").score < (
+        answer.candidates[0].score
+    )
+
+
+def test_a_name_introduced_as_an_organisation_is_no_person(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask("Which star requested a trade this week?")
+    # "The team Baltimore Ravens": two outlets name the team, one the quarterback.
+    assert answer.candidates[0].text == "Lamar Jackson"
+    assert "Baltimore Ravens" in {c.text for c in answer.candidates}
 
 
 def test_a_place_the_question_names_by_its_adjective_is_not_the_answer(

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from bot.answers.answer_types import ExpectedAnswer, noun_kind
+from bot.answers.answer_types import AnswerKind, ExpectedAnswer, noun_kind
 from bot.answers.citations import Quote
 from bot.answers.extractive import TermWeights
 from bot.answers.gazetteer import is_adjective_of, is_place, is_place_adjective
@@ -268,6 +268,39 @@ def _spans(
                     yield " ".join(tokens[start : start + size])
 
 
+def _introduced(sentence: str) -> dict[str, AnswerKind]:
+    """The names a sentence introduces by what they are: a person's title or role
+    ("TikTok CEO Shou Zi Chew", "Twitter owner Elon Musk", "President Joe Biden") or a
+    kind of organisation ("streaming service Hulu", "the team Baltimore Ravens")."""
+    introduced: dict[str, AnswerKind] = {}
+    for match in _NAME_SPAN.finditer(sentence):
+        before = sentence[: match.start()].split()[-1:]
+        kind = _role_kind(before[0]) if before and before[0].islower() else None
+        part: list[str] = []
+        for token in [*match.group(0).rstrip(".").split(), ""]:
+            # Inside a capitalised run only titles split it ("Star Tribune" is a name).
+            if token and token.lower().rstrip(".,") not in _TITLE_WORDS:
+                part.append(token)
+                continue
+            if kind is not None and part:
+                name = _key(" ".join(part))
+                introduced[name] = kind
+                if kind == "person":
+                    # Later sentences call a person by the surname alone ("Chew said").
+                    introduced[name.split()[-1]] = kind
+            # "General Motors": a title word that begins a company's name.
+            part, kind = [], "person" if token and token.lower() != "general" else None
+    return introduced
+
+
+def _role_kind(word: str) -> AnswerKind | None:
+    bare = word.lower().rstrip(".,")
+    if bare in _TITLE_WORDS:
+        return "person"
+    kind = noun_kind(bare)
+    return kind if kind in ("person", "organisation") else None
+
+
 def _word_key(phrase: str) -> str:
     """A phrase's words, lower-cased, without its punctuation ("The Fabelmans," ->
     "the fabelmans"): how a name is looked for inside a quoted title."""
@@ -296,7 +329,9 @@ def _unit_follows(after: str, unit: str) -> bool:
     return bool(following) and stem(following[0]) == stem(unit)
 
 
-def _fits(surface: str, expected: ExpectedAnswer) -> bool:
+def _fits(surface: str, expected: ExpectedAnswer, introduced: dict[str, AnswerKind]) -> bool:
+    """Whether `surface` is of the asked kind; `introduced`: the kind of each name the
+    passages introduce as a person or an organisation."""
     kind = expected.kind
     if kind in ("country", "state", "city", "capital", "place"):
         return is_place(_key(surface), kind)
@@ -317,9 +352,12 @@ def _fits(surface: str, expected: ExpectedAnswer) -> bool:
             # "Food Standards Agency", "Supreme Court": a name ending in such a noun is
             # an organisation's.
             and noun_kind(name.split()[-1]) != "organisation"
+            and introduced.get(name) != "organisation"
         )
     if kind == "organisation":
-        return not is_place(_key(surface), "place")
+        key = _key(surface)
+        # "Which company ...": its "CEO Howard Schultz" is no company.
+        return not is_place(key, "place") and introduced.get(key) != "person"
     return True
 
 
@@ -382,6 +420,11 @@ def find_candidates(
             for word in _LOWER_CASE_WORD.findall(ranked.hit.passage.text)
         )
     )
+    introduced = (
+        {key: kind for *_, quote, _ in sentences for key, kind in _introduced(quote.text).items()}
+        if expected.kind in ("organisation", "person")
+        else {}
+    )
     votes: dict[str, list[Mention]] = {}
     fits_kind: dict[str, bool] = {}
     for rank, ranked, quote, coverage in sentences:
@@ -402,7 +445,7 @@ def find_candidates(
                 continue  # "which country near Russian forces": Russia is in the question
             if _is_noise(surface, expected, article):
                 continue
-            fits = fits_kind.setdefault(key, _fits(surface, expected))
+            fits = fits_kind.setdefault(key, _fits(surface, expected, introduced))
             if expected.strict and not fits:
                 continue
             counted.add(key)
