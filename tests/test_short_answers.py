@@ -369,7 +369,7 @@ NAMES_AND_NUMBERS = [
     news_article(
         "rent-wire",
         "Landlord sues",
-        "The landlord sued Twitter owner Elon Musk over unpaid rent at its city offices.",
+        "The landlord sued Twitter chief executive Elon Musk over unpaid rent at its offices.",
         THIS_WEEK,
         "Wire One",
     ),
@@ -398,6 +398,20 @@ NAMES_AND_NUMBERS = [
         "trade-post",
         "Fans react",
         "Baltimore Ravens fans were stunned by the trade request made this week.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+    news_article(
+        "fine-wire",
+        "Record fine",
+        "Facebook owner Meta was fined over its data transfers to the US, regulators said.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "fine-post",
+        "Meta fined",
+        "Meta was fined a record sum over data transfers, the regulator said on Monday.",
         THIS_WEEK,
         "Market Post",
     ),
@@ -475,14 +489,22 @@ def test_a_name_introduced_by_a_persons_role_is_no_organisation(
     names_service: AnswerService,
 ) -> None:
     answer = names_service.ask("Which company is being sued over unpaid rent at its offices?")
-    # Three outlets name Elon Musk, two Twitter; but one calls him "Twitter owner Elon
-    # Musk", and a person is no company (nor "Musk", his surname).
+    # Three outlets name Elon Musk, two Twitter; but one calls him "Twitter chief
+    # executive Elon Musk", and a person is no company (nor "Musk", his surname).
     assert answer.candidates[0].text == "Twitter"
     # "Musk said" is the same person, counted with his full name.
     assert "Musk" not in {c.text for c in answer.candidates}
     assert next(c for c in answer.candidates if c.text == "Elon Musk").score < (
         answer.candidates[0].score
     )
+
+
+def test_a_role_that_companies_share_with_people_says_nothing(
+    names_service: AnswerService,
+) -> None:
+    answer = names_service.ask("Which company was fined over its data transfers?")
+    # "Facebook owner Meta": an owner may be a company, so Meta stays one.
+    assert [s.text for s in answer.short_answers] == ["Meta"]
 
 
 def test_a_name_introduced_as_an_organisation_is_no_person(

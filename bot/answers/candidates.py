@@ -93,6 +93,9 @@ _TITLE_WORDS = frozenset(
     ms. prof prof. gen gen. general sir lord lady speaker leader spokesperson
     spokesman spokeswoman coach""".split()
 )
+# Nouns of people that name teams, companies and countries as well ("defending champion
+# Manchester City", "host Qatar", "Facebook owner Meta").
+_ROLES_OF_EITHER = frozenset("champion rival host icon legend figure owner".split())
 # A sentence votes when it covers at least this share of what the best sentence covers;
 # its vote is _BASE_MATCH for being in a retrieved passage, plus the rest by that share,
 # falling with the passage's rank and weighed by whether its source is in the question's
@@ -270,7 +273,7 @@ def _spans(
 
 def _introduced(sentence: str) -> dict[str, AnswerKind]:
     """The names a sentence introduces by what they are: a person's title or role
-    ("TikTok CEO Shou Zi Chew", "Twitter owner Elon Musk", "President Joe Biden") or a
+    ("TikTok CEO Shou Zi Chew", "Twitter chief executive Elon Musk", "President Joe Biden") or a
     kind of organisation ("streaming service Hulu", "the team Baltimore Ravens")."""
     introduced: dict[str, AnswerKind] = {}
     for match in _NAME_SPAN.finditer(sentence):
@@ -294,9 +297,13 @@ def _introduced(sentence: str) -> dict[str, AnswerKind]:
 
 
 def _role_kind(word: str) -> AnswerKind | None:
+    """The kind of name a word before it introduces: "CEO" a person, "automaker" an
+    organisation, "champion" neither (a team or a player)."""
     bare = word.lower().rstrip(".,")
     if bare in _TITLE_WORDS:
         return "person"
+    if bare in _ROLES_OF_EITHER:
+        return None
     kind = noun_kind(bare)
     return kind if kind in ("person", "organisation") else None
 
