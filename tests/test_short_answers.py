@@ -507,6 +507,35 @@ def test_a_role_that_companies_share_with_people_says_nothing(
     assert [s.text for s in answer.short_answers] == ["Meta"]
 
 
+TWO_HARTLEYS = [
+    news_article(
+        "final-wire",
+        "Cup final",
+        "The cup final on Saturday was won by the team Hartley, said coach Dana Hartley.",
+        THIS_WEEK,
+        "Wire One",
+    ),
+    news_article(
+        "final-post",
+        "Hartley win the cup",
+        "Hartley won the cup final on Saturday, and coach Dana Hartley was carried off.",
+        THIS_WEEK,
+        "Market Post",
+    ),
+]
+
+
+def test_a_name_introduced_as_both_a_person_and_a_team_is_either(config: Config) -> None:
+    for service in _service_over(config, TWO_HARTLEYS):
+        # "The team Hartley" and "coach Dana Hartley", in one sentence: the bare name is
+        # introduced as a team and, by the coach's surname, as a person. It stays a team.
+        answer = service.ask("Which team won the cup final on Saturday?")
+        assert [c.text for c in answer.candidates][:1] == ["Hartley"]
+        # And the coach, introduced as a person only, is the answer to "who".
+        answer = service.ask("Who won the cup final on Saturday?")
+        assert [c.text for c in answer.candidates][:1] == ["Dana Hartley"]
+
+
 def test_a_name_introduced_as_an_organisation_is_no_person(
     names_service: AnswerService,
 ) -> None:

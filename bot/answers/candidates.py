@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -271,11 +271,10 @@ def _spans(
                     yield " ".join(tokens[start : start + size])
 
 
-def _introduced(sentence: str) -> dict[str, AnswerKind]:
-    """The names a sentence introduces by what they are: a person's title or role
-    ("TikTok CEO Shou Zi Chew", "Twitter chief executive Elon Musk", "President Joe Biden") or a
-    kind of organisation ("streaming service Hulu", "the team Baltimore Ravens")."""
-    introduced: dict[str, AnswerKind] = {}
+def _introduced(sentence: str) -> Iterator[tuple[str, AnswerKind]]:
+    """The names a sentence introduces by what they are, with that kind: a person's title or
+    role ("TikTok CEO Shou Zi Chew", "Twitter chief executive Elon Musk", "President Joe
+    Biden") or a kind of organisation ("streaming service Hulu", "the team Baltimore Ravens")."""
     for match in _NAME_SPAN.finditer(sentence):
         before = sentence[: match.start()].split()[-1:]
         kind = _role_kind(before[0]) if before and before[0].islower() else None
@@ -287,13 +286,24 @@ def _introduced(sentence: str) -> dict[str, AnswerKind]:
                 continue
             if kind is not None and part:
                 name = _key(" ".join(part))
-                introduced[name] = kind
+                yield name, kind
                 if kind == "person":
                     # Later sentences call a person by the surname alone ("Chew said").
-                    introduced[name.split()[-1]] = kind
+                    yield name.split()[-1], kind
             # "General Motors": a title word that begins a company's name.
             part, kind = [], "person" if token and token.lower() != "general" else None
-    return introduced
+
+
+def _introduced_in(sentences: Iterable[str]) -> dict[str, AnswerKind]:
+    """What the sentences introduce each name as; a name introduced both as a person and as
+    an organisation (two Johnsons, a person and a team) is left out."""
+    introduced: dict[str, AnswerKind] = {}
+    conflicting: set[str] = set()
+    for sentence in sentences:
+        for key, kind in _introduced(sentence):
+            if introduced.setdefault(key, kind) != kind:
+                conflicting.add(key)
+    return {key: kind for key, kind in introduced.items() if key not in conflicting}
 
 
 def _role_kind(word: str) -> AnswerKind | None:
@@ -428,7 +438,7 @@ def find_candidates(
         )
     )
     introduced = (
-        {key: kind for *_, quote, _ in sentences for key, kind in _introduced(quote.text).items()}
+        _introduced_in(quote.text for *_, quote, _ in sentences)
         if expected.kind in ("organisation", "person")
         else {}
     )
