@@ -404,7 +404,8 @@ NAMES_AND_NUMBERS = [
     news_article(
         "fine-wire",
         "Record fine",
-        "Facebook owner Meta was fined over its data transfers to the US, regulators said.",
+        "Facebook owner Meta was fined over its data transfers to the US, regulators said, "
+        "as conservative Fox News reported.",
         THIS_WEEK,
         "Wire One",
     ),
@@ -505,6 +506,9 @@ def test_a_role_that_companies_share_with_people_says_nothing(
     answer = names_service.ask("Which company was fined over its data transfers?")
     # "Facebook owner Meta": an owner may be a company, so Meta stays one.
     assert [s.text for s in answer.short_answers] == ["Meta"]
+    # "Conservative" describes outlets and parties as well as people.
+    answer = names_service.ask("Which network reported the fine Meta got over data transfers?")
+    assert [s.text for s in answer.short_answers] == ["Fox News"]
 
 
 TWO_HARTLEYS = [

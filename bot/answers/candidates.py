@@ -93,9 +93,10 @@ _TITLE_WORDS = frozenset(
     ms. prof prof. gen gen. general sir lord lady speaker leader spokesperson
     spokesman spokeswoman coach""".split()
 )
-# Nouns of people that name teams, companies and countries as well ("defending champion
-# Manchester City", "host Qatar", "Facebook owner Meta").
-_ROLES_OF_EITHER = frozenset("champion rival host icon legend figure owner".split())
+# Words for people that describe teams, companies, countries and outlets as well
+# ("defending champion Manchester City", "host Qatar", "Facebook owner Meta", "conservative
+# Fox News").
+_ROLES_OF_EITHER = frozenset("champion rival host icon legend figure owner conservative".split())
 # A sentence votes when it covers at least this share of what the best sentence covers;
 # its vote is _BASE_MATCH for being in a retrieved passage, plus the rest by that share,
 # falling with the passage's rank and weighed by whether its source is in the question's
