@@ -529,15 +529,21 @@ TWO_HARTLEYS = [
 ]
 
 
-def test_a_name_introduced_as_both_a_person_and_a_team_is_either(config: Config) -> None:
-    for service in _service_over(config, TWO_HARTLEYS):
-        # "The team Hartley" and "coach Dana Hartley", in one sentence: the bare name is
-        # introduced as a team and, by the coach's surname, as a person. It stays a team.
-        answer = service.ask("Which team won the cup final on Saturday?")
-        assert [c.text for c in answer.candidates][:1] == ["Hartley"]
-        # And the coach, introduced as a person only, is the answer to "who".
-        answer = service.ask("Who won the cup final on Saturday?")
-        assert [c.text for c in answer.candidates][:1] == ["Dana Hartley"]
+@pytest.fixture
+def hartleys_service(config: Config) -> Iterator[AnswerService]:
+    yield from _service_over(config, TWO_HARTLEYS)
+
+
+def test_a_name_introduced_as_both_a_person_and_a_team_is_either(
+    hartleys_service: AnswerService,
+) -> None:
+    # "The team Hartley" and "coach Dana Hartley", in one sentence: the bare name is
+    # introduced as a team and, by the coach's surname, as a person. It stays a team.
+    answer = hartleys_service.ask("Which team won the cup final on Saturday?")
+    assert [c.text for c in answer.candidates][:1] == ["Hartley"]
+    # And the coach, introduced as a person only, is the answer to "who".
+    answer = hartleys_service.ask("Who won the cup final on Saturday?")
+    assert [c.text for c in answer.candidates][:1] == ["Dana Hartley"]
 
 
 def test_a_name_introduced_as_an_organisation_is_no_person(
