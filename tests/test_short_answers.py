@@ -388,6 +388,14 @@ NAMES_AND_NUMBERS = [
         "Gulf Daily",
     ),
     news_article(
+        "rent-harbour",
+        "Rent owed",
+        "The landlord's lawyers said Tesla CEO Elon Musk's Twitter owes the unpaid rent, "
+        "as the former CEO of Twitter’s Irish unit knew.",
+        THIS_WEEK,
+        "Harbour Times",
+    ),
+    news_article(
         "trade-wire",
         "Trade request",
         "The team Baltimore Ravens said quarterback Lamar Jackson requested a trade.",
@@ -490,8 +498,10 @@ def test_a_name_introduced_by_a_persons_role_is_no_organisation(
     names_service: AnswerService,
 ) -> None:
     answer = names_service.ask("Which company is being sued over unpaid rent at its offices?")
-    # Three outlets name Elon Musk, two Twitter; but one calls him "Twitter chief
-    # executive Elon Musk", and a person is no company (nor "Musk", his surname).
+    # Four outlets name Elon Musk, three Twitter; but one calls him "Twitter chief
+    # executive Elon Musk", and a person is no company (nor "Musk", his surname). In
+    # "Tesla CEO Elon Musk's Twitter" the title introduces him, not his company, and in
+    # "the former CEO of Twitter’s Irish unit" it introduces no one by that name.
     assert answer.candidates[0].text == "Twitter"
     # "Musk said" is the same person, counted with his full name.
     assert "Musk" not in {c.text for c in answer.candidates}

@@ -169,22 +169,24 @@ def _shouted(token: str) -> bool:
     return len(letters) > 4 and all(c.isupper() for c in letters)
 
 
-def _split_titles(span: str) -> list[str]:
-    """The parts of a capitalised run, split at titles ("Gov. Ron DeSantis" -> "Ron
-    DeSantis"), at dates and words in capitals, and after a possessive ("Elon Musk's
-    Twitter" -> "Elon Musk", "Twitter")."""
-    parts: list[list[str]] = [[]]
+def _split_titles(span: str) -> list[tuple[str, str | None]]:
+    """The parts of a capitalised run, each with the title just before it, if any: split
+    at titles ("Gov. Ron DeSantis" -> "Ron DeSantis" after "gov"), at dates and words in
+    capitals, and after a possessive ("Elon Musk's Twitter" -> "Elon Musk", "Twitter")."""
+    parts: list[tuple[list[str], str | None]] = [([], None)]
     for token in span.split():
         bare = token.lower().rstrip(".,")
-        if bare in _TITLE_WORDS or bare in _CALENDAR_WORDS or _shouted(token):
-            parts.append([])
+        if bare in _TITLE_WORDS:
+            parts.append(([], bare))
+        elif bare in _CALENDAR_WORDS or _shouted(token):
+            parts.append(([], None))
         elif token.endswith(("'s", "’s", "s'", "s’")):
             # "Elon Musk's Twitter", "the Phoenix Suns' owner": a possessive ends a name.
-            parts[-1].append(token[:-2] if token.endswith(("'s", "’s")) else token[:-1])
-            parts.append([])
+            parts[-1][0].append(token[:-2] if token.endswith(("'s", "’s")) else token[:-1])
+            parts.append(([], None))
         else:
-            parts[-1].append(token)
-    return [" ".join(p) for p in parts if p]
+            parts[-1][0].append(token)
+    return [(" ".join(tokens), title) for tokens, title in parts if tokens]
 
 
 def _name_spans(sentence: str, lower_case: frozenset[str] = frozenset()) -> Iterable[str]:
@@ -193,7 +195,7 @@ def _name_spans(sentence: str, lower_case: frozenset[str] = frozenset()) -> Iter
     sentence, are capitalised by grammar and are no part of a name."""
     for match in _NAME_SPAN.finditer(sentence):
         opens_sentence = not sentence[: match.start()].strip(_OPENERS)
-        for index, part in enumerate(_split_titles(match.group(0).rstrip("."))):
+        for index, (part, _) in enumerate(_split_titles(match.group(0).rstrip("."))):
             # A closing quote mark glued to the last word ("'Banshees of Inisherin'").
             tokens = [token.rstrip("’'") for token in part.split()]
             # A capital at the start of a sentence (or after a quote mark) is grammar, not
@@ -277,22 +279,25 @@ def _introduced(sentence: str) -> Iterator[tuple[str, AnswerKind]]:
     role ("TikTok CEO Shou Zi Chew", "Twitter chief executive Elon Musk", "President Joe
     Biden") or a kind of organisation ("streaming service Hulu", "the team Baltimore Ravens")."""
     for match in _NAME_SPAN.finditer(sentence):
+        run = match.group(0).rstrip(".")
         before = sentence[: match.start()].split()[-1:]
-        kind = _role_kind(before[0]) if before and before[0].islower() else None
-        part: list[str] = []
-        for token in [*match.group(0).rstrip(".").split(), ""]:
-            # Inside a capitalised run only titles split it ("Star Tribune" is a name).
-            if token and token.lower().rstrip(".,") not in _TITLE_WORDS:
-                part.append(token)
+        opening_kind = _role_kind(before[0]) if before and before[0].islower() else None
+        for part, title in _split_titles(run):
+            kind: AnswerKind | None
+            if title is None:
+                # The word before the run introduces its first part only.
+                kind = opening_kind if run.startswith(part) else None
+            else:
+                # "General Motors": a title word that begins a company's name.
+                kind = "person" if title != "general" else None
+            # "The former CEO of Sears": a title's "of" names where the person works.
+            if kind is None or part[0].islower():
                 continue
-            if kind is not None and part:
-                name = _key(" ".join(part))
-                yield name, kind
-                if kind == "person":
-                    # Later sentences call a person by the surname alone ("Chew said").
-                    yield name.split()[-1], kind
-            # "General Motors": a title word that begins a company's name.
-            part, kind = [], "person" if token and token.lower() != "general" else None
+            name = _key(part)
+            yield name, kind
+            if kind == "person":
+                # Later sentences call a person by the surname alone ("Chew said").
+                yield name.split()[-1], kind
 
 
 def _introduced_in(sentences: Iterable[str]) -> dict[str, AnswerKind]:
